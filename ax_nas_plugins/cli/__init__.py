@@ -1,0 +1,1 @@
+"""The ``ax-nas`` command line. Sub-commands import heavy libraries only when run."""

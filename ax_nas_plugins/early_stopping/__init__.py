@@ -1,0 +1,1 @@
+"""early_stopping plugins."""

@@ -1,0 +1,1 @@
+"""Generation-strategy presets: factories returning an Ax ``GenerationStrategy``."""

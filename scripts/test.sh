@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The project's one test command (README, .ci/run): install, start the services
+# the tests need, run every test, stop what was started.
+# FAST=1 runs only the fast set (no real-backend or slow tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+# torch first, pinned: this version is on the machine's disk (a CPU build); a bare
+# range would pull a multi-GB CUDA build.
+"$PY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+"$PY" -m pip install --quiet --disable-pip-version-check -e ".[saasbo,test]"
+
+# Services for real-backend tests are started by scripts/services.sh (if present)
+# and stopped on exit, whatever happens.
+if [[ -z "${FAST:-}" && -x scripts/services.sh ]]; then
+  trap 'scripts/services.sh stop || true' EXIT
+  scripts/services.sh start
+fi
+
+MARKS=()
+if [[ -n "${FAST:-}" ]]; then
+  MARKS=(-m "not slow and not docker and not slurm and not ray and not postgres")
+fi
+"$PY" -m ruff check ax_nas_plugins tests benchmarks
+"$PY" -m pytest "${MARKS[@]}" "$@"

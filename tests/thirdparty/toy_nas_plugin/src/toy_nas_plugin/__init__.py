@@ -1,0 +1,1 @@
+"""Toy third-party plugins for ax-nas-plugins' tests."""
