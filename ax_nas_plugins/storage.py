@@ -120,7 +120,41 @@ def sqlite_url(path: str | os.PathLike[str]) -> str:
 
 def _as_url(location: str | os.PathLike[str]) -> str:
     text = os.fspath(location)
-    return text if "://" in text else sqlite_url(text)
+    url = text if "://" in text else sqlite_url(text)
+    if url.startswith("postgresql"):
+        _enable_postgresql()
+    return url
+
+
+_postgres_ready = False
+
+
+def _enable_postgresql() -> None:
+    """Let Ax's schema, written for MySQL, create its tables on PostgreSQL.
+
+    Ax declares long text columns as ``Text(length)`` and ``String(2**32-1)``;
+    MySQL picks a TEXT size from the length, PostgreSQL refuses a length on
+    TEXT ("type modifier is not allowed for type text") and a VARCHAR over
+    10,485,760. For the PostgreSQL dialect only, TEXT is emitted without the
+    length and such VARCHARs become TEXT; other dialects are untouched.
+    """
+    global _postgres_ready
+    if _postgres_ready:
+        return
+    from sqlalchemy.ext.compiler import compiles
+    from sqlalchemy.types import String, Text
+
+    @compiles(Text, "postgresql")
+    def _text_without_length(type_: Text, compiler: Any, **kw: Any) -> str:
+        return "TEXT"
+
+    @compiles(String, "postgresql")
+    def _huge_varchar_as_text(type_: String, compiler: Any, **kw: Any) -> str:
+        if type_.length is not None and type_.length > 10_485_760:
+            return "TEXT"
+        return compiler.visit_string(type_, **kw)
+
+    _postgres_ready = True
 
 
 def db_settings(location: str | os.PathLike[str]) -> DBSettings:

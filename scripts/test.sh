@@ -9,7 +9,19 @@ PY=${PYTHON:-python3}
 # torch first, pinned: this version is on the machine's disk (a CPU build); a bare
 # range would pull a multi-GB CUDA build.
 "$PY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-"$PY" -m pip install --quiet --disable-pip-version-check -e ".[saasbo,test]"
+"$PY" -m pip install --quiet --disable-pip-version-check -e ".[saasbo,test,postgres]"
+
+# System packages for real-backend tests (Debian; we are root in CI).
+if [[ -z "${FAST:-}" ]]; then
+  APT_NEEDED=()
+  if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    APT_NEEDED+=(postgresql)
+  fi
+  if ((${#APT_NEEDED[@]})); then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_NEEDED[@]}" >/dev/null
+  fi
+fi
 
 # Services for real-backend tests are started by scripts/services.sh (if present)
 # and stopped on exit, whatever happens.
