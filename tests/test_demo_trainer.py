@@ -1,0 +1,71 @@
+"""The demo trainer really trains and logs the curves the metrics read."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def test_trainer_logs_curve_and_size(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ax_nas_plugins.examples.mlp_trainer",
+            "--log_dir",
+            str(tmp_path),
+            "--epochs",
+            "3",
+            "--hidden_size_1",
+            "16",
+            "--hidden_size_2",
+            "8",
+            "--learning_rate",
+            "0.01",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    acc = EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert {"val_acc", "num_params", "train_loss"} <= set(acc.Tags()["scalars"])
+    assert [e.step for e in acc.Scalars("val_acc")] == [1, 2, 3]
+    assert all(0.0 <= e.value <= 1.0 for e in acc.Scalars("val_acc"))
+    n_params = 64 * 16 + 16 + 16 * 8 + 8 + 8 * 10 + 10
+    assert acc.Scalars("num_params")[0].value == n_params
+    assert "dataset=digits" in out.stdout or "dataset=mnist" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--epochs", "0", "--epochs must be a positive integer"),
+        ("--dropout", "1.5", "--dropout must be in [0, 1)"),
+        ("--learning_rate", "-1", "--learning_rate must be positive"),
+    ],
+)
+def test_trainer_names_bad_values(tmp_path, flag, value, message):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ax_nas_plugins.examples.mlp_trainer",
+            "--log_dir",
+            str(tmp_path),
+            flag,
+            value,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert message in out.stderr
