@@ -72,15 +72,16 @@ def descendants(root: int) -> list[int]:
 
 
 def signal_tree(root: int, sig: int, include_root: bool = True) -> list[int]:
-    """Send ``sig`` to ``root``'s process group, its descendants and itself.
+    """Send ``sig`` to ``root``'s descendants and, with ``include_root``, to
+    ``root`` and its process group.
 
     Returns the pids signalled. Processes that vanish meanwhile are ignored.
     """
     targets = descendants(root)
     if include_root:
         targets.append(root)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(root, sig)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(root, sig)
     for pid in targets:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)

@@ -381,6 +381,12 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
             if state is None:
                 continue
             pending[folder] = state
+            # Everything below the supervisor now, so that nothing the job
+            # started (even in a session of its own) outlives the cancel.
+            state["tree"] = {
+                p: _proc.start_time(p)
+                for p in _proc.descendants(state["supervisor_pid"])
+            }
             try:
                 if _proc.is_alive(
                     state["supervisor_pid"], state.get("supervisor_start")
@@ -393,6 +399,7 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
             pids = {state["supervisor_pid"]: state.get("supervisor_start")}
             if state.get("pid"):
                 pids[state["pid"]] = state.get("pid_start")
+            pids.update(state["tree"])
             if _proc.wait_gone(pids, max(0.0, deadline - time.monotonic())):
                 continue
             for pid, started in pids.items():
