@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -69,8 +70,9 @@ def poll_until_terminal(runner, trials, timeout: float = 60.0):
 
 def read_pid(folder: str, name: str = "pid") -> int:
     path = os.path.join(folder, name)
-    wait_for(lambda: os.path.exists(path) and open(path).read().strip(), 30, path)
-    return int(open(path).read())
+    p = Path(path)
+    wait_for(lambda: p.exists() and p.read_text().strip(), 30, path)
+    return int(p.read_text())
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -93,10 +95,8 @@ def kill_leftovers(text: str) -> list[int]:
     """SIGKILL every process whose command line mentions ``text``; their pids."""
     pids = processes_mentioning(text)
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return pids
 
 

@@ -183,7 +183,8 @@ def test_unknown_state_waits_for_the_grace_period(log_root):
     trial.mark_running(no_runner_required=True)
     pid = read_pid(trial.run_metadata["log_dir"])
     app_dir = os.path.join(trial.run_metadata["log_dir"], trial.run_metadata["app_id"])
-    state = json.load(open(os.path.join(app_dir, "trainer", "0", "state.json")))
+    with open(os.path.join(app_dir, "trainer", "0", "state.json")) as fh:
+        state = json.load(fh)
     os.kill(state["supervisor_pid"], signal.SIGKILL)
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not _proc.is_alive(pid), 10, "the job to die")
