@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import time
 
@@ -123,3 +124,47 @@ def kill_tree(root: int, started: int | None, grace: float) -> bool:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(root, signal.SIGKILL)
     return wait_gone(tree, 5.0)
+
+
+class Watcher:
+    """Cheap repeated liveness checks through pidfds (Linux 5.3+).
+
+    The rule: the first check of a (pid, start time) reads ``/proc`` and, if
+    the process is the one meant, opens a pidfd for it; later checks only ask
+    whether that pidfd became readable (the process exited), which costs one
+    ``select`` and cannot be fooled by pid reuse. Where pidfds are missing,
+    every check reads ``/proc``. Descriptors are closed once the process ended.
+    """
+
+    def __init__(self) -> None:
+        self._fds: dict[tuple[int, int | None], int] = {}
+        self._usable = hasattr(os, "pidfd_open")
+
+    def alive(self, pid: int | None, started: int | None) -> bool:
+        if not pid:
+            return False
+        key = (pid, started)
+        fd = self._fds.get(key)
+        if fd is None:
+            if not self._usable:
+                return is_alive(pid, started)
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                return False
+            if not is_alive(pid, started):  # checked after opening: no pid reuse race
+                os.close(fd)
+                return False
+            self._fds[key] = fd
+            return True
+        if select.select([fd], [], [], 0)[0]:
+            os.close(fd)
+            del self._fds[key]
+            return False
+        return True
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()

@@ -41,6 +41,16 @@ if TYPE_CHECKING:
     from torchx.schedulers.api import DescribeAppResponse, Scheduler
     from torchx.specs import AppDef
 
+_TERMINAL = frozenset(
+    {
+        TrialStatus.COMPLETED,
+        TrialStatus.FAILED,
+        TrialStatus.ABANDONED,
+        TrialStatus.EARLY_STOPPED,
+        TrialStatus.STALE,
+    }
+)
+
 #: The torchx session name in every app handle these runners make.
 SESSION = "ax_nas"
 JOB_FILE = "job.json"
@@ -419,7 +429,7 @@ class TorchXJobRunner(Runner):
             status = APP_STATE_TO_TRIAL_STATUS.get(state) if state is not None else None
             if status is None:
                 if not self._clock.expired(index):
-                    status = trial.status if not trial.status.is_terminal else None
+                    status = trial.status if trial.status not in _TERMINAL else None
                     if status is None:
                         continue
                 else:
@@ -427,7 +437,7 @@ class TorchXJobRunner(Runner):
             else:
                 self._clock.reset(index)
             result.setdefault(status, set()).add(index)
-            if status.is_terminal:
+            if status in _TERMINAL:
                 self._active.discard(index)
             else:
                 self._active.add(index)

@@ -79,3 +79,21 @@ def noop(log_dir: str, trial_index: int = 0, **params: Any) -> specs.AppDef:
             )
         ],
     )
+
+
+def sleeper(
+    log_dir: str, trial_index: int = 0, seconds: float = 120.0, **params: Any
+) -> specs.AppDef:
+    """A job that only sleeps (``sleep SECONDS``): many of them cost no CPU."""
+    return specs.AppDef(
+        name=f"sleeper-{trial_index}",
+        roles=[
+            specs.Role(
+                name="sleeper",
+                image=os.getcwd(),
+                entrypoint="sleep",
+                args=[str(seconds)],
+                resource=specs.Resource(cpu=1, gpu=0, memMB=64),
+            )
+        ],
+    )

@@ -143,6 +143,9 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
     def __init__(self, session_name: str, index_dir: str | None = None) -> None:
         super().__init__("ax_local_cwd", session_name)
         self.index_dir = index_dir or default_index_dir()
+        self._app_cache: dict[str, tuple[float, list[tuple[str, int, str]]]] = {}
+        self._state_cache: dict[str, dict[str, Any]] = {}
+        self._watcher = _proc.Watcher()
 
     def _run_opts(self) -> runopts:
         opts = runopts()
@@ -260,18 +263,43 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
         except OSError:
             return None
 
+    def _app_info(
+        self, app_dir: str
+    ) -> tuple[float, list[tuple[str, int, str]]] | None:
+        """Submission time and replica folders of an app (cached: never change)."""
+        cached = self._app_cache.get(app_dir)
+        if cached is None:
+            app = _read_json(os.path.join(app_dir, "app.json"))
+            if app is None:
+                return None
+            folders = [
+                (role, k, os.path.join(app_dir, role, str(k)))
+                for role, n in app.get("roles", {}).items()
+                for k in range(int(n))
+            ]
+            cached = (float(app.get("submitted_at", 0.0)), folders)
+            self._app_cache[app_dir] = cached
+        return cached
+
     def _replica_folders(self, app_dir: str) -> list[tuple[str, int, str]]:
-        app = _read_json(os.path.join(app_dir, "app.json")) or {}
-        return [
-            (role, k, os.path.join(app_dir, role, str(k)))
-            for role, n in app.get("roles", {}).items()
-            for k in range(int(n))
-        ]
+        info = self._app_info(app_dir)
+        return info[1] if info else []
+
+    def _state(self, folder: str) -> dict[str, Any] | None:
+        """The supervisor's ``state.json`` (cached once it names the job's pid)."""
+        state = self._state_cache.get(folder)
+        if state is None:
+            state = _read_json(folder + "/state.json")
+            if state is not None and state.get("pid"):
+                self._state_cache[folder] = state
+        return state
 
     def replica_state(self, folder: str, submitted_at: float) -> tuple[AppState, str]:
         """State of one replica from its files, with a one-line explanation."""
-        done = _read_json(os.path.join(folder, "exit.json"))
+        exit_path = folder + "/exit.json"
+        done = _read_json(exit_path) if os.path.exists(exit_path) else None
         if done is not None:
+            self._state_cache.pop(folder, None)
             rc = done.get("returncode")
             if done.get("cancelled"):
                 return AppState.CANCELLED, f"cancelled (exit code {rc})"
@@ -280,16 +308,15 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
             how = f" (signal {done['signal']})" if done.get("signal") else ""
             extra = f": {done['error']}" if done.get("error") else ""
             return AppState.FAILED, f"exit code {rc}{how}{extra}"
-        state = _read_json(os.path.join(folder, "state.json"))
+        state = self._state(folder)
         if state is None:
             if time.time() - submitted_at < START_GRACE_S:
                 return AppState.PENDING, "supervisor starting"
             return AppState.UNKNOWN, "the supervisor never started"
-        if _proc.is_alive(state["supervisor_pid"], state.get("supervisor_start")):
+        if self._watcher.alive(state["supervisor_pid"], state.get("supervisor_start")):
             return AppState.RUNNING, f"pid {state.get('pid')}"
         # The supervisor ended; it may have just written exit.json.
-        done = _read_json(os.path.join(folder, "exit.json"))
-        if done is not None:
+        if os.path.exists(exit_path):
             return self.replica_state(folder, submitted_at)
         if _proc.is_alive(state.get("pid"), state.get("pid_start")):
             return AppState.RUNNING, f"pid {state['pid']} (supervisor lost)"
@@ -306,24 +333,25 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
 
     def describe_dir(self, app_id: str, app_dir: str) -> DescribeAppResponse | None:
         """``describe`` for a known app folder (no index lookup)."""
-        app = _read_json(os.path.join(app_dir, "app.json"))
-        if app is None:
+        info = self._app_info(app_dir)
+        if info is None:
             return None
-        submitted = float(app.get("submitted_at", 0.0))
+        submitted = info[0]
         roles_statuses: dict[str, RoleStatus] = {}
         states: list[AppState] = []
         messages: list[str] = []
         errors: list[tuple[float, str]] = []
-        for role, k, folder in self._replica_folders(app_dir):
+        for role, k, folder in info[1]:
             state, msg = self.replica_state(folder, submitted)
             states.append(state)
             messages.append(f"{role}/{k}: {msg}")
             roles_statuses.setdefault(role, RoleStatus(role, [])).replicas.append(
                 ReplicaStatus(id=k, role=role, state=state, hostname="localhost")
             )
-            err = os.path.join(folder, "error.json")
-            if state == AppState.FAILED and os.path.exists(err):
-                errors.append((os.path.getmtime(err), err))
+            if state == AppState.FAILED:
+                err = os.path.join(folder, "error.json")
+                if os.path.exists(err):
+                    errors.append((os.path.getmtime(err), err))
         resp = DescribeAppResponse(
             app_id=app_id,
             state=_combine(states),
@@ -341,6 +369,9 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
         if is_terminal(resp.state):
             self._reap()
         return resp
+
+    def close(self) -> None:
+        self._watcher.close()
 
     def list(self) -> list[ListAppResponse]:
         found = []
