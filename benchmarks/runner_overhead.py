@@ -168,8 +168,10 @@ def _ax_pid(trial: Any) -> int:
 def _our_pid(trial: Any) -> int:
     meta = trial.run_metadata
     app_dir = Path(meta["log_dir"]) / meta["app_id"]
-    state = next(app_dir.glob("*/0/state.json"))
-    return json.loads(state.read_text())["pid"]
+    found = list(app_dir.glob("*/0/state.json"))
+    if not found:
+        raise FileNotFoundError(app_dir)
+    return json.loads(found[0].read_text())["pid"]
 
 
 def poll_and_stop(name: str, runner: Any) -> dict[str, float]:

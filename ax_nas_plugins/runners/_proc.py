@@ -101,7 +101,7 @@ def wait_gone(pids: dict[int, int | None], timeout: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+        delay = min(delay * 2, 0.005)
 
 
 def kill_tree(root: int, started: int | None, grace: float) -> bool:
