@@ -267,10 +267,12 @@ def main() -> None:
     for check, ok in checks.items():
         console.print(f"{'MET ' if ok else 'MISSED'}  {check}")
 
+    with open("/proc/meminfo") as fh:
+        mem_gib = int(fh.readline().split()[1]) / 2**20
     machine = (
         f"{platform.platform()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs; shared with up to 3 other jobs (the CPU may have "
-        "been busy), no GPU"
+        f"{os.cpu_count()} CPUs, {mem_gib:.0f} GiB, no GPU; shared with up to "
+        "3 other jobs (the CPU may have been busy)"
     )
     payload = {
         "benchmark": "runner_overhead",

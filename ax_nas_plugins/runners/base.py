@@ -444,7 +444,13 @@ class TorchXJobRunner(Runner):
             meta = metas[index]
             if status == TrialStatus.COMPLETED:
                 self._fire_once("trial_completed", meta, trial)
-            elif status in (TrialStatus.FAILED, TrialStatus.ABANDONED):
+            elif status == TrialStatus.FAILED or (
+                status == TrialStatus.ABANDONED
+                # a job this pack stopped was reported as early-stopped already
+                and not os.path.exists(
+                    os.path.join(meta["log_dir"], ".events", "trial_early_stopped")
+                )
+            ):
                 self._fire_once(
                     "trial_failed", meta, trial, reason=self._short_reason(desc, index)
                 )
