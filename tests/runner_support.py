@@ -91,8 +91,13 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def kill_leftovers(text: str) -> list[int]:
-    """SIGKILL every process whose command line mentions ``text``; their pids."""
+def kill_leftovers(text: str, grace: float = 5.0) -> list[int]:
+    """SIGKILL every process whose command line mentions ``text`` and that is
+    still there after ``grace`` seconds (a supervisor that has just written a
+    job's exit status needs a moment to exit); their pids."""
+    deadline = time.monotonic() + grace
+    while processes_mentioning(text) and time.monotonic() < deadline:
+        time.sleep(0.05)
     pids = processes_mentioning(text)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
