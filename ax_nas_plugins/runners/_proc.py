@@ -163,6 +163,13 @@ class Watcher:
             return False
         return True
 
+    def forget(self, pid: int, started: int | None) -> None:
+        """Close the pidfd kept for ``pid`` (it ended, or will not be asked again)."""
+        fd = self._fds.pop((pid, started), None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def close(self) -> None:
         for fd in self._fds.values():
             with contextlib.suppress(OSError):

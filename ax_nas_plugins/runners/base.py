@@ -306,14 +306,11 @@ class TorchXJobRunner(Runner):
         }
 
     def _request_data(self, request: Any) -> Any:
-        """Plain data of a scheduler request (dataclasses become dicts)."""
-        import dataclasses
-
+        """Plain data of a scheduler request (dataclasses and dict subclasses
+        become dicts, anything else that JSON cannot hold its ``str``)."""
         if hasattr(request, "to_dict"):
             return request.to_dict()
-        if dataclasses.is_dataclass(request):
-            return json.loads(json.dumps(dataclasses.asdict(request), default=str))
-        return json.loads(json.dumps(request, default=str))
+        return _plain(request)
 
     def _redact(self, data: Any) -> Any:
         secrets = {os.environ[n] for n in self.secret_env if os.environ.get(n)}
@@ -525,3 +522,19 @@ def _error_message(structured: str) -> str:
         return str(msg)
     except (json.JSONDecodeError, AttributeError):
         return structured
+
+
+def _plain(value: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+        }
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)

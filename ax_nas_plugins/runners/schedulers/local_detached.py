@@ -431,6 +431,8 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
             if state.get("pid"):
                 pids[state["pid"]] = state.get("pid_start")
             pids.update(state["tree"])
+            self._watcher.forget(state["supervisor_pid"], state.get("supervisor_start"))
+            self._state_cache.pop(folder, None)
             if _proc.wait_gone(pids, max(0.0, deadline - time.monotonic())):
                 continue
             for pid, started in pids.items():
