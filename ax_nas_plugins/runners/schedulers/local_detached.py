@@ -225,6 +225,10 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
             os.path.join(request.app_dir, "app.json"),
             {"app_id": request.app_id, "roles": roles, "submitted_at": time.time()},
         )
+        self._app_cache[request.app_dir] = (
+            time.time(),
+            [(r.role, r.replica_id, r.folder) for r in request.replicas],
+        )
         os.makedirs(self.index_dir, exist_ok=True)
         link = os.path.join(self.index_dir, request.app_id)
         os.symlink(request.app_dir, link)
