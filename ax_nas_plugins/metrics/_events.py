@@ -283,7 +283,7 @@ class EventFileReader:
         return starts, lengths, pos
 
     def _header_ok(self, data: bytes, pos: int) -> bool:
-        length, crc = _HEADER.unpack_from(data, pos)
+        _, crc = _HEADER.unpack_from(data, pos)
         return masked_crc32c(data[pos : pos + 8]) == crc
 
     def _resync(self, data: bytes, pos: int) -> int | None:

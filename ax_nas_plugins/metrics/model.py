@@ -8,13 +8,23 @@ curve metrics, so Ax pairs it with accuracy in every trial.
 
 from __future__ import annotations
 
+from ax_nas_plugins.measure import (
+    LATENCY_P90_TAG,
+    LATENCY_TAG,
+    MODEL_SIZE_TAG,
+    NUM_PARAMS_TAG,
+)
 from ax_nas_plugins.metrics.tensorboard import TensorBoardCurveMetric
 
-#: TensorBoard tags written by ax_nas_plugins.measure (kept in one place there too).
-LATENCY_TAG = "latency_ms"
-LATENCY_P90_TAG = "latency_p90_ms"
-NUM_PARAMS_TAG = "num_params"
-MODEL_SIZE_TAG = "model_size_bytes"
+__all__ = [
+    "LATENCY_P90_TAG",
+    "LATENCY_TAG",
+    "MODEL_SIZE_TAG",
+    "NUM_PARAMS_TAG",
+    "LatencyMetric",
+    "ModelSizeMetric",
+    "NumParamsMetric",
+]
 
 
 class LatencyMetric(TensorBoardCurveMetric):

@@ -1,4 +1,4 @@
-"""The ``tensorboard`` metric: every point of a trial's scalar curve, read incrementally."""
+"""The ``tensorboard`` metric: every point of a trial's scalar curve, incrementally."""
 
 from __future__ import annotations
 
