@@ -224,7 +224,7 @@ def main() -> None:
         "ours points",
         "speed-up",
         "ours kept MiB",
-        "ours peak MiB",
+        "traced peak MiB",
     ):
         table.add_column(col, justify="right")
     mib = 1 / 2**20
