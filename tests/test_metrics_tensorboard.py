@@ -75,8 +75,9 @@ def test_every_point_of_a_long_curve_and_incremental_polls(tmp_path):
     first = metric.fetch_trial_data(trial).unwrap()
     assert len(first.full_df) == 2000
     assert metric.is_available_while_running()
-    # Nothing new: the very same Data object comes back (no read, no new rows).
-    assert metric.fetch_trial_data(trial).unwrap() is first
+    # Nothing new: no read and no new rows, the same DataRow objects come back.
+    again = metric.fetch_trial_data(trial).unwrap()
+    assert all(a is b for a, b in zip(again._data_rows, first._data_rows, strict=True))
     for i in range(2000, 2050):
         w.add_scalar("val_acc", i / 2000, i)
     w.flush()

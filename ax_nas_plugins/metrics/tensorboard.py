@@ -398,7 +398,8 @@ def _rows_to_data(
     """``Data`` of these points, reusing the rows of the previous fetch's prefix.
 
     Points already returned by an earlier fetch (same step, same value) keep
-    their ``DataRow`` objects, so a poll builds rows only for new points.
+    their ``DataRow`` objects, so a poll builds rows only for new points (and
+    a poll with nothing new builds none).
     """
     key = (
         "rows",
@@ -415,7 +416,9 @@ def _rows_to_data(
     )
     prev = state.extra.get(key)
     if prev is not None and prev[0] is steps and prev[1] is means:
-        return prev[3]
+        # A new Data each time (a list copy): Ax caches DataFrames on Data
+        # objects, and the cache should keep only rows.
+        return Data(data_rows=prev[2])
     common = 0
     rows: list[DataRow] = []
     if prev is not None:
@@ -438,6 +441,5 @@ def _rows_to_data(
             steps[common:].tolist(),
         )
     )
-    data = Data(data_rows=rows)
-    state.extra[key] = (steps, means, rows, data)
-    return data
+    state.extra[key] = (steps, means, rows)
+    return Data(data_rows=rows)
