@@ -38,6 +38,7 @@ class ModelStatsCallback(pl.Callback):
         min_run_time: Seconds of timed calls at least.
         num_threads: torch threads while timing (default: current).
         device: Where to time the model (default: where it is).
+        clock: ``"wall"`` or ``"thread_cpu"`` (see ``measure.measure_latency``).
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class ModelStatsCallback(pl.Callback):
         min_run_time: float = 1.0,
         num_threads: int | None = None,
         device: str | None = None,
+        clock: str = "wall",
     ) -> None:
         self.example_input = example_input
         self.latency = latency
@@ -55,6 +57,7 @@ class ModelStatsCallback(pl.Callback):
         self.min_run_time = min_run_time
         self.num_threads = num_threads
         self.device = device
+        self.clock = clock
         self.logged: dict[str, Any] = {}
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -83,4 +86,5 @@ class ModelStatsCallback(pl.Callback):
             min_run_time=self.min_run_time,
             num_threads=self.num_threads,
             device=self.device,
+            clock=self.clock,
         )

@@ -57,6 +57,11 @@ def test_measure_latency_restores_mode_and_threads_and_records_the_setup():
     assert result.device == "cpu" and result.num_threads == 1
     assert result.device_name
     assert result.as_dict()["torch_version"] == torch.__version__
+    assert result.clock == "wall" and result.min_ms <= result.median_ms
+    cpu = measure.measure_latency(
+        net, torch.randn(1, 16), min_run_time=0.05, num_threads=1, clock="thread_cpu"
+    )
+    assert cpu.clock == "thread_cpu" and cpu.median_ms > 0
     # tuple and dict inputs
     two = torch.nn.Bilinear(4, 4, 2)
     assert (
@@ -84,6 +89,8 @@ def test_measure_latency_restores_mode_and_threads_and_records_the_setup():
         ({"warmup": -1}, "warmup must be an integer >= 0"),
         ({"min_run_time": 0}, "min_run_time must be > 0"),
         ({"num_threads": 0}, "num_threads must be None or >= 1"),
+        ({"clock": "cpu"}, "clock must be one of wall, thread_cpu"),
+        ({"clock": "thread_cpu", "num_threads": 2}, "needs a CPU model and num_thr"),
     ],
 )
 def test_measure_latency_bad_arguments(kwargs, match):
@@ -144,7 +151,7 @@ def test_lightning_callback_logs_at_fit_start(tmp_path):
             return torch.optim.SGD(self.parameters(), lr=0.01)
 
     data = torch.utils.data.TensorDataset(torch.randn(32, 16), torch.randn(32, 4))
-    callback = ModelStatsCallback(min_run_time=0.05, num_threads=1)
+    callback = ModelStatsCallback(min_run_time=0.05, num_threads=1, clock="thread_cpu")
     trainer = pl.Trainer(
         max_epochs=2,
         logger=TensorBoardLogger(str(tmp_path), name="trial_0"),
