@@ -244,7 +244,7 @@ class TensorBoardCurveMetric(MapMetric):
         what = f"tag {self.tag!r}" if state.exists() else "the dir"
         if not finished:
             return TensorBoardNotYetError(
-                f"Trial {trial.index}: {what} not written yet in {state.path} "
+                f"Trial {trial.index}: {what} is not written yet in {state.path} "
                 f"(metric {self.name!r}); will look again on the next poll."
             )
         present = state.tags()
