@@ -133,7 +133,7 @@ def test_missing_dir_or_tag_is_not_yet_while_running_then_a_clear_error(tmp_path
     trial = running_trial(exp, tmp_path / "not_there")
     err = metric.fetch_trial_data(trial).unwrap_err()
     assert isinstance(err.exception, TensorBoardNotYetError)
-    assert "not written yet" in err.message
+    assert "does not exist yet" in err.message
 
     write_curve(tmp_path / "t1", "train_loss", [1.0, 0.5])
     trial2 = running_trial(exp, tmp_path / "t1")

@@ -241,23 +241,29 @@ class TensorBoardCurveMetric(MapMetric):
         return state
 
     def _missing(self, trial: BaseTrial, state: LogDir, finished: bool) -> AxNasError:
-        what = f"tag {self.tag!r}" if state.exists() else "the dir"
+        where = f"(metric {self.name!r}, tag {self.tag!r})"
         if not finished:
+            what = (
+                f"tag {self.tag!r} is not written yet in {state.path}"
+                if state.exists()
+                else f"TensorBoard dir {state.path} does not exist yet"
+            )
             return TensorBoardNotYetError(
-                f"Trial {trial.index}: {what} is not written yet in {state.path} "
-                f"(metric {self.name!r}); will look again on the next poll."
+                f"Trial {trial.index}: {what} {where}; will look again on the "
+                "next poll."
+            )
+        status = f"Trial {trial.index} has finished ({trial.status.name})"
+        if not state.exists():
+            return TensorBoardDataError(
+                f"{status} but its TensorBoard dir {state.path} does not exist "
+                f"{where}. Check the runner's log dir or the metric's log_dir "
+                "template."
             )
         present = state.tags()
-        hint = (
-            ""
-            if state.exists()
-            else " The dir does not exist: check the runner's log dir or the "
-            "metric's log_dir template."
-        )
         return TensorBoardDataError(
-            f"Trial {trial.index} has finished ({trial.status.name}) but {what} "
-            f"is missing in {state.path} (metric {self.name!r}, tag {self.tag!r}). "
-            f"Scalar tags present: {', '.join(present) if present else 'none'}." + hint
+            f"{status} but tag {self.tag!r} is missing in {state.path} "
+            f"(metric {self.name!r}). Scalar tags present: "
+            f"{', '.join(present) if present else 'none'}."
         )
 
     def _processed(
