@@ -108,13 +108,83 @@ def plugins(
 
 
 @app.command("demo")
-def demo() -> None:
-    """Run the NAS demo (MNIST-style MLP, local processes, SQLite)."""
-    typer.echo(
-        "The NAS demo (local processes + SQLite) arrives with the end-to-end issue; "
-        "this release ships the plugin registry. `ax-nas plugins` lists what is "
-        "installed."
+def demo(
+    workdir: Annotated[
+        str, typer.Option(help="Folder for the SQLite file, trial logs and events.")
+    ] = "ax_nas_demo",
+    trials: Annotated[int, typer.Option(help="Total trials of the search.")] = 12,
+    parallel: Annotated[int, typer.Option(help="Trials running at once.")] = 2,
+    max_epochs: Annotated[int, typer.Option(help="Upper bound of `epochs`.")] = 12,
+    generation: Annotated[
+        str, typer.Option(help="Generation-strategy plugin name.")
+    ] = "gp_moo",
+    early_stopping: Annotated[
+        str, typer.Option(help="Early-stopping plugin name, or 'none'.")
+    ] = "learning_curve",
+    seed: Annotated[int, typer.Option(help="Seed of the generation strategy.")] = 0,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run stored in --workdir.")
+    ] = False,
+) -> None:
+    """Run the NAS demo: the blog post's MLP on local processes, stored in SQLite."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from ax_nas_plugins import demo as demo_mod
+    from ax_nas_plugins.errors import AxNasError
+
+    console = Console()
+    settings = demo_mod.DemoSettings(
+        workdir=Path(workdir),
+        trials=trials,
+        parallel=parallel,
+        max_epochs=max_epochs,
+        generation=generation,
+        early_stopping=None if early_stopping.lower() == "none" else early_stopping,
+        seed=seed,
+        resume=resume,
     )
+    console.print(
+        f"NAS demo: {trials} trials, {parallel} at a time, generation "
+        f"[bold]{generation}[/], early stopping [bold]{early_stopping}[/]; "
+        f"stored in {settings.db_path} (resume with --resume)."
+    )
+    try:
+        summary = demo_mod.run(settings, console=console)
+    except AxNasError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(summary["trials"].items()))
+    console.print(f"Trials: {counts}.")
+    table = Table(title="Pareto-optimal architectures (observed values)")
+    for col in (
+        "trial",
+        "val_acc",
+        "num_params",
+        "hidden",
+        "lr",
+        "dropout",
+        "batch",
+        "epochs",
+    ):
+        table.add_column(col)
+    for row in summary["pareto"]:
+        p = row["parameters"]
+        table.add_row(
+            str(row["trial_index"]),
+            f"{row['val_acc']:.4f}",
+            f"{row['num_params']:.0f}",
+            f"{p['hidden_size_1']}-{p['hidden_size_2']}",
+            f"{p['learning_rate']:.2g}",
+            f"{p['dropout']:.2f}",
+            str(p["batch_size"]),
+            str(p["epochs"]),
+        )
+    console.print(table)
+    if summary["pareto_error"]:
+        console.print(f"[yellow]No Pareto set yet:[/] {summary['pareto_error']}")
 
 
 def main() -> None:
