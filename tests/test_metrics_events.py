@@ -223,3 +223,11 @@ def test_reads_in_chunks_smaller_than_a_record(tmp_path, monkeypatch):
     assert reader.poll()
     assert list(reader.points["a"][0]) == list(range(200))
     assert reader.offset == os.path.getsize(path)
+
+
+def test_a_symlink_loop_in_the_log_dir_is_walked_once(tmp_path):
+    _write_torch(tmp_path / "run", n=3, tags=("a",))
+    os.symlink(tmp_path, tmp_path / "run" / "loop")
+    state = LogDir(str(tmp_path))
+    assert state.refresh()
+    assert state.curve("a")[0].tolist() == [0.0, 1.0, 2.0]
