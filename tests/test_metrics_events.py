@@ -204,3 +204,30 @@ def test_every_writer_and_scalar_encoding(tmp_path):
     shutil.rmtree(root / "tf2")
     assert state.refresh()
     assert "tf2" not in state.tags()
+
+
+def test_reads_in_chunks_smaller_than_a_record(tmp_path, monkeypatch):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from ax_nas_plugins.metrics import _events
+
+    w = SummaryWriter(str(tmp_path))
+    for i in range(200):
+        w.add_scalar("a", float(i), i)
+        if i % 50 == 0:
+            w.add_histogram("h", np.random.default_rng(i).normal(size=500), i)
+    w.close()
+    path = glob.glob(str(tmp_path / "*tfevents*"))[0]
+    monkeypatch.setattr(_events, "READ_CHUNK", 64)  # histograms are ~1 KiB
+    reader = EventFileReader(path)
+    assert reader.poll()
+    assert list(reader.points["a"][0]) == list(range(200))
+    assert reader.offset == os.path.getsize(path)
+
+
+def test_a_symlink_loop_in_the_log_dir_is_walked_once(tmp_path):
+    _write_torch(tmp_path / "run", n=3, tags=("a",))
+    os.symlink(tmp_path, tmp_path / "run" / "loop")
+    state = LogDir(str(tmp_path))
+    assert state.refresh()
+    assert state.curve("a")[0].tolist() == [0.0, 1.0, 2.0]

@@ -226,6 +226,7 @@ def test_final_mode_is_reported_at_the_curve_steps(tmp_path):
     assert latest == {"val_acc": 3.0, "num_params": 3.0, "pinned": 0.0}
 
 
+@pytest.mark.slow
 def test_registered_and_stored_in_json_and_sqlite(tmp_path, py):
     from ax_nas_plugins import storage
 

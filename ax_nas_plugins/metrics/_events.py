@@ -55,6 +55,8 @@ _U32 = struct.Struct("<I")
 #: Records longer than this get their CRC computed one by one (rare: scalars are
 #: small, and large records, images or graphs, carry no scalar and are not checked).
 _VECTOR_MAX_LEN = 4096
+#: Bytes read from a file at a time.
+READ_CHUNK = 16 * 2**20
 
 
 def _make_table() -> np.ndarray:
@@ -247,14 +249,25 @@ class EventFileReader:
         self._inode = st.st_ino
         if st.st_size == self.offset:
             return changed
+        n_points = 0
+        chunk = READ_CHUNK
         try:
             with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read(st.st_size - self.offset)
+                # Read in chunks so that a large file (images, histograms)
+                # never sits in memory whole; a record larger than a chunk
+                # doubles the chunk until it fits.
+                while self.offset < st.st_size:
+                    fh.seek(self.offset)
+                    data = fh.read(min(chunk, st.st_size - self.offset))
+                    consumed, added = self._consume(data)
+                    self.offset += consumed
+                    n_points += added
+                    if consumed == 0:
+                        if len(data) < chunk:
+                            break  # a partial record at the end: next poll
+                        chunk *= 2
         except FileNotFoundError:
-            return changed
-        consumed, n_points = self._consume(data)
-        self.offset += consumed
+            pass
         if n_points:
             self.version += 1
         return changed or n_points > 0

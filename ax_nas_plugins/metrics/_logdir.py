@@ -53,8 +53,13 @@ class LogDir:
     def _scan(self) -> list[tuple[str, os.stat_result]]:
         found: list[tuple[str, os.stat_result]] = []
         stack = [self.path]
+        seen: set[str] = set()  # real paths: a symlink loop is walked once
         while stack:
             d = stack.pop()
+            real = os.path.realpath(d)
+            if real in seen:
+                continue
+            seen.add(real)
             try:
                 with os.scandir(d) as it:
                     for entry in it:
