@@ -3,6 +3,8 @@
 # Docker: installs Debian's docker.io and debootstrap if missing (apt-get update
 # once), starts dockerd listening on a unix socket only (no TCP), waits for
 # `docker info`; `stop` ends only the dockerd this script started (pid file).
+# PostgreSQL: installs Debian's postgresql if its binaries are missing; the
+# test fixture starts and stops its own throw-away server on 127.0.0.1.
 set -euo pipefail
 STATE=${AX_NAS_SERVICES_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ax-nas-plugins/services}
 mkdir -p "$STATE"
@@ -55,8 +57,15 @@ stop_docker() {
   rm -f "$PIDFILE"
 }
 
+postgres_binaries() {
+  command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+}
+
 case "${1:-}" in
-  start) start_docker ;;
+  start)
+    postgres_binaries || apt_install postgresql
+    start_docker
+    ;;
   stop) stop_docker ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac

@@ -11,21 +11,11 @@ PY=${PYTHON:-python3}
 "$PY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 "$PY" -m pip install --quiet --disable-pip-version-check -e ".[saasbo,test,postgres]"
 
-# System packages for real-backend tests (Debian; we are root in CI).
+# Services for real-backend tests: scripts/services.sh installs what is missing
+# (Debian packages: docker.io, debootstrap, postgresql), starts dockerd, and is
+# asked to stop it on exit, whatever happens. PostgreSQL servers are started
+# and stopped by the test fixture itself.
 if [[ -z "${FAST:-}" ]]; then
-  APT_NEEDED=()
-  if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    APT_NEEDED+=(postgresql)
-  fi
-  if ((${#APT_NEEDED[@]})); then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_NEEDED[@]}" >/dev/null
-  fi
-fi
-
-# Services for real-backend tests are started by scripts/services.sh (if present)
-# and stopped on exit, whatever happens.
-if [[ -z "${FAST:-}" && -x scripts/services.sh ]]; then
   trap 'scripts/services.sh stop || true' EXIT
   scripts/services.sh start
 fi
