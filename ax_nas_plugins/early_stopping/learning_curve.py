@@ -113,7 +113,7 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
         known_objectives: Sequence[str] | None = None,
         final_progression: float | None = None,
         prior_strength: float = 2.0,
-        max_front_loss: float = 0.1,
+        max_front_loss: float = 0.25,
         seed: int = 0,
         check_safe: bool = False,
     ) -> None:

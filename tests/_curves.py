@@ -1,0 +1,126 @@
+"""Real learning curves for early-stopping tests, and an Ax experiment holding them.
+
+The curves are the benchmark's cache (``benchmarks/data``): MLPs really
+trained on scikit-learn's digits for 30 epochs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CURVES = REPO / "benchmarks" / "data" / "curves_digits.json"
+
+
+def digits_curves() -> tuple[np.ndarray, np.ndarray]:
+    """(val_acc curves ``(n, 30)``, num_params ``(n,)``) of the cached MLPs."""
+    configs = json.loads(CURVES.read_text())["configs"]
+    curves = np.array([c["val_acc"] for c in configs], dtype=float)
+    params = np.array([c["num_params"] for c in configs], dtype=float)
+    return curves, params
+
+
+def make_experiment(multi_objective: bool = True, acc_threshold: float | None = 0.8):
+    """An Ax experiment: val_acc (curve, maximize) and optionally num_params (min)."""
+    from ax.core.experiment import Experiment
+    from ax.core.metric import Metric
+    from ax.core.objective import Objective
+    from ax.core.optimization_config import (
+        MultiObjectiveOptimizationConfig,
+        OptimizationConfig,
+    )
+    from ax.core.outcome_constraint import OutcomeConstraint
+    from ax.core.parameter import ParameterType, RangeParameter
+    from ax.core.search_space import SearchSpace
+
+    acc = Metric(name="val_acc", lower_is_better=False)
+    size = Metric(name="num_params", lower_is_better=True)
+    space = SearchSpace(
+        [RangeParameter("config", ParameterType.INT, lower=0, upper=10_000)]
+    )
+    sig = {"val_acc": acc.signature, "num_params": size.signature}
+    if multi_objective:
+        thresholds = [
+            OutcomeConstraint(
+                expression="num_params <= 30000",
+                metric_name_to_signature=sig,
+                relative=False,
+            )
+        ]
+        if acc_threshold is not None:
+            thresholds.append(
+                OutcomeConstraint(
+                    expression=f"val_acc >= {acc_threshold}",
+                    metric_name_to_signature=sig,
+                    relative=False,
+                )
+            )
+        opt = MultiObjectiveOptimizationConfig(
+            objective=Objective(
+                expression="val_acc, -num_params", metric_name_to_signature=sig
+            ),
+            objective_thresholds=thresholds,
+        )
+        metrics = [acc, size]
+    else:
+        opt = OptimizationConfig(
+            objective=Objective(
+                expression="val_acc",
+                metric_name_to_signature={"val_acc": acc.signature},
+            )
+        )
+        metrics = [acc]
+    return Experiment(
+        name="es_test", search_space=space, optimization_config=opt, metrics=metrics
+    )
+
+
+def add_trial(
+    experiment, config: int, curve, params: float | None, epochs: int, status
+):
+    """A trial of ``config`` with the first ``epochs`` points of ``curve`` attached."""
+    import pandas as pd
+    from ax.core.arm import Arm
+    from ax.core.data import Data
+    from ax.core.trial_status import TrialStatus
+
+    trial = experiment.new_trial()
+    trial.add_arm(Arm(parameters={"config": int(config)}))
+    trial.mark_running(no_runner_required=True)
+    arm = trial.arm.name
+    acc = experiment.metrics["val_acc"]
+    rows = [
+        {
+            "trial_index": trial.index,
+            "arm_name": arm,
+            "metric_name": "val_acc",
+            "metric_signature": acc.signature,
+            "mean": float(curve[e]),
+            "sem": float("nan"),
+            "step": float(e + 1),
+        }
+        for e in range(epochs)
+    ]
+    if params is not None and "num_params" in experiment.metrics:
+        size = experiment.metrics["num_params"]
+        rows += [
+            {
+                "trial_index": trial.index,
+                "arm_name": arm,
+                "metric_name": "num_params",
+                "metric_signature": size.signature,
+                "mean": float(params),
+                "sem": 0.0,
+                "step": float(e + 1),
+            }
+            for e in range(epochs)
+        ]
+    experiment.attach_data(Data(df=pd.DataFrame(rows)))
+    if status == TrialStatus.COMPLETED:
+        trial.mark_completed()
+    elif status == TrialStatus.EARLY_STOPPED:
+        trial.mark_early_stopped()
+    return trial
