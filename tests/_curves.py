@@ -23,8 +23,16 @@ def digits_curves() -> tuple[np.ndarray, np.ndarray]:
     return curves, params
 
 
-def make_experiment(multi_objective: bool = True, acc_threshold: float | None = 0.8):
-    """An Ax experiment: val_acc (curve, maximize) and optionally num_params (min)."""
+def make_experiment(
+    multi_objective: bool = True,
+    acc_threshold: float | None = 0.8,
+    metric_cls: type | None = None,
+    n_configs: int = 10_001,
+):
+    """An Ax experiment: val_acc (curve, maximize) and optionally num_params (min).
+
+    The one parameter, ``config``, indexes the cached curves.
+    """
     from ax.core.experiment import Experiment
     from ax.core.metric import Metric
     from ax.core.objective import Objective
@@ -36,10 +44,11 @@ def make_experiment(multi_objective: bool = True, acc_threshold: float | None = 
     from ax.core.parameter import ParameterType, RangeParameter
     from ax.core.search_space import SearchSpace
 
-    acc = Metric(name="val_acc", lower_is_better=False)
-    size = Metric(name="num_params", lower_is_better=True)
+    metric_cls = metric_cls or Metric
+    acc = metric_cls(name="val_acc", lower_is_better=False)
+    size = metric_cls(name="num_params", lower_is_better=True)
     space = SearchSpace(
-        [RangeParameter("config", ParameterType.INT, lower=0, upper=10_000)]
+        [RangeParameter("config", ParameterType.INT, lower=0, upper=n_configs - 1)]
     )
     sig = {"val_acc": acc.signature, "num_params": size.signature}
     if multi_objective:
