@@ -197,7 +197,9 @@ class LearningCurve(Rule):
         **options,
     ):
         self.multi = multi_objective
-        self.name = "learning_curve" + ("" if multi_objective else " (single obj.)")
+        self.name = "learning_curve" + ("" if multi_objective else " single-obj.")
+        if options:
+            self.name += " " + ",".join(f"{k}={v}" for k, v in options.items())
         objectives = [
             ObjectiveSpec("val_acc", minimize=False, threshold=thresholds["val_acc"])
         ]
@@ -346,13 +348,16 @@ def make_rules(dataset: str, max_params: float) -> list[Rule]:
             "Optuna Hyperband",
             lambda: optuna.pruners.HyperbandPruner(min_resource=5, max_resource=30),
         ),
-        LearningCurve(True, th, max_params, **LC_OPTIONS),
-        LearningCurve(False, th, max_params, **LC_OPTIONS),
+        LearningCurve(True, th, max_params),
+        LearningCurve(False, th, max_params),
+        *[LearningCurve(True, th, max_params, threshold=t) for t in SWEEP],
     ]
 
 
-#: Options of ``learning_curve`` used here: the strategy's defaults.
-LC_OPTIONS: dict = {}
+#: More aggressive thresholds of ``learning_curve``: its savings/quality trade-off.
+SWEEP = (0.2, 0.5, 0.8, 0.95)
+BASELINES = ("Ax percentile p50", "Optuna median", "Optuna Hyperband")
+MACHINE = "2 CPU cores, 24 GiB RAM, no GPU; up to 3 other jobs may have shared the CPU"
 
 
 def summarize(runs: list[dict], times: list[float]) -> dict:
@@ -363,7 +368,68 @@ def summarize(runs: list[dict], times: list[float]) -> dict:
     return agg
 
 
-MACHINE = "2 CPU cores, 24 GiB RAM, no GPU; up to 3 other jobs may have shared the CPU"
+def strategy_decision_ms(n_completed: int = 100, n_running: int = 4, repeats: int = 30):
+    """Median wall time of ``should_stop_trials_early`` on a real Ax experiment.
+
+    The experiment holds ``n_completed`` completed digits curves (30 epochs,
+    val_acc and num_params) and ``n_running`` running trials at epoch 8; every
+    call reads Ax's data and refits the curve model, as under an Orchestrator.
+    """
+    import sys
+
+    import pandas as pd
+    from ax.core.arm import Arm
+    from ax.core.data import Data
+
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from _curves import make_experiment  # the tests' experiment builder
+
+    import ax_nas_plugins as anp
+
+    curves, params, _ = load_curves("digits")
+    exp = make_experiment(multi_objective=True)
+    rows = []
+    running = set()
+    for i in range(n_completed + n_running):
+        trial = exp.new_trial().add_arm(Arm(parameters={"config": i}))
+        trial.mark_running(no_runner_required=True)
+        epochs = 30 if i < n_completed else 8
+        for name, vals in (("val_acc", curves[i]), ("num_params", [params[i]] * 30)):
+            m = exp.metrics[name]
+            rows += [
+                (
+                    trial.index,
+                    trial.arm.name,
+                    name,
+                    m.signature,
+                    float(vals[e]),
+                    e + 1.0,
+                )
+                for e in range(epochs)
+            ]
+        if i < n_completed:
+            trial.mark_completed()
+        else:
+            running.add(trial.index)
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "trial_index",
+            "arm_name",
+            "metric_name",
+            "metric_signature",
+            "mean",
+            "step",
+        ],
+    ).assign(sem=float("nan"))
+    exp.attach_data(Data(df=df))
+    es = anp.early_stopping("learning_curve")
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        es.should_stop_trials_early(trial_indices=running, experiment=exp)
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
 
 
 def _line(key: str, agg: dict, times: list[float], seconds: float) -> str:
@@ -374,6 +440,155 @@ def _line(key: str, agg: dict, times: list[float], seconds: float) -> str:
         f"pareto_killed={agg['pareto_killed']:.3f} regret={agg['regret']:.2f} "
         f"(worst {agg['regret_worst']:.2f}){dec} [{seconds:.0f}s]"
     )
+
+
+COLUMNS = (
+    "rule",
+    "epochs saved",
+    "HV",
+    "HV-log",
+    "HV-log worst",
+    "Pareto set killed",
+    "regret (acc. pts)",
+    "regret worst",
+    "decision ms (median)",
+)
+
+
+def _row(agg: dict) -> list[str]:
+    dec = agg["decision_ms_median"]
+    return [
+        agg["rule"],
+        f"{100 * agg['saved']:.1f}%",
+        f"{agg['hv']:.3f}",
+        f"{agg['hv_log']:.3f}",
+        f"{agg['hv_log_worst']:.3f}",
+        f"{100 * agg['pareto_killed']:.1f}%",
+        f"{agg['regret']:.2f}",
+        f"{agg['regret_worst']:.2f}",
+        "" if dec is None else f"{dec:.2f}",
+    ]
+
+
+def comparisons(results: dict) -> list[dict]:
+    """For each baseline: our best HV-log among settings saving at least as much."""
+    out = []
+    groups = {(r["dataset"], r["workers"]) for r in results.values()}
+    for dataset, workers in sorted(groups):
+        group = [
+            r
+            for r in results.values()
+            if r["dataset"] == dataset and r["workers"] == workers
+        ]
+        ours = [
+            r
+            for r in group
+            if r["rule"].startswith("learning_curve") and "single" not in r["rule"]
+        ]
+        for base in (r for r in group if r["rule"] in BASELINES):
+            eligible = [r for r in ours if r["saved"] >= base["saved"]]
+            best = max(eligible, key=lambda r: r["hv_log"], default=None)
+            out.append(
+                {
+                    "dataset": dataset,
+                    "workers": workers,
+                    "baseline": base["rule"],
+                    "baseline_saved": base["saved"],
+                    "baseline_hv_log": base["hv_log"],
+                    "ours": best["rule"] if best else None,
+                    "ours_saved": best["saved"] if best else None,
+                    "ours_hv_log": best["hv_log"] if best else None,
+                    "better": bool(best and best["hv_log"] > base["hv_log"]),
+                }
+            )
+    return out
+
+
+def markdown(results: dict, comps: list[dict], meta: dict) -> str:
+    lines = [
+        "# Early-stopping benchmark (replayed real learning curves)",
+        "",
+        f"Generated by `benchmarks/early_stopping.py` on {meta['date']}.",
+        f"Machine: {meta['machine']}.",
+        f"{meta['orders']} orders of {meta['configs_per_order']} configurations per "
+        "data set; HV relative to no stopping; objective thresholds "
+        f"{meta['thresholds']} and num_params <= the largest model of the space.",
+        f"Decision time of the Ax strategy itself (4 running trials, 100 finished "
+        f"curves, real `Experiment`): **{meta['strategy_decision_ms']:.1f} ms** "
+        "median.",
+        "",
+    ]
+    groups = sorted({(r["dataset"], r["workers"]) for r in results.values()})
+    for dataset, workers in groups:
+        lines += [
+            f"## {dataset}, {'sequential' if workers == 1 else f'{workers} workers'}",
+            "",
+            "| " + " | ".join(COLUMNS) + " |",
+            "|" + "---|" * len(COLUMNS),
+        ]
+        for r in results.values():
+            if r["dataset"] == dataset and r["workers"] == workers:
+                lines.append("| " + " | ".join(_row(r)) + " |")
+        lines.append("")
+    lines += [
+        "## Against each baseline at equal or greater savings",
+        "",
+        "| data set | workers | baseline | its saved / HV-log | ours (setting) | "
+        "our saved / HV-log | strictly better |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in comps:
+        ours = (
+            f"{100 * c['ours_saved']:.1f}% / {c['ours_hv_log']:.3f}"
+            if c["ours"]
+            else "none saves as much"
+        )
+        lines.append(
+            f"| {c['dataset']} | {c['workers']} | {c['baseline']} | "
+            f"{100 * c['baseline_saved']:.1f}% / {c['baseline_hv_log']:.3f} | "
+            f"{c['ours'] or ''} | {ours} | {'yes' if c['better'] else 'NO'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def print_tables(results: dict, comps: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=180)
+    for dataset, workers in sorted(
+        {(r["dataset"], r["workers"]) for r in results.values()}
+    ):
+        table = Table(title=f"{dataset}, workers={workers}")
+        for col in COLUMNS:
+            table.add_column(col)
+        for r in results.values():
+            if r["dataset"] == dataset and r["workers"] == workers:
+                table.add_row(*_row(r))
+        console.print(table)
+    table = Table(title="learning_curve vs baselines at >= their savings")
+    for col in (
+        "data set",
+        "workers",
+        "baseline",
+        "ours",
+        "HV-log base/ours",
+        "better",
+    ):
+        table.add_column(col)
+    for c in comps:
+        hv = f"{c['baseline_hv_log']:.3f} / " + (
+            f"{c['ours_hv_log']:.3f}" if c["ours"] else "-"
+        )
+        table.add_row(
+            c["dataset"],
+            str(c["workers"]),
+            c["baseline"],
+            c["ours"] or "-",
+            hv,
+            "yes" if c["better"] else "NO",
+        )
+    console.print(table)
 
 
 def main() -> None:
@@ -388,7 +603,7 @@ def main() -> None:
         default=None,
         help="only rules whose name contains one of these",
     )
-    ap.add_argument("--out", default=str(RESULTS / "early_stopping.json"))
+    ap.add_argument("--out", default=str(RESULTS / "early_stopping"))
     args = ap.parse_args()
     logging.getLogger("optuna").setLevel(logging.ERROR)
     results: dict = {}
@@ -423,11 +638,18 @@ def main() -> None:
         "orders": args.orders,
         "configs_per_order": args.configs,
         "thresholds": THRESHOLDS,
-        "learning_curve_options": LC_OPTIONS,
+        "strategy_decision_ms": strategy_decision_ms(),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-    print(f"wrote {args.out}")
+    comps = comparisons(results)
+    print_tables(results, comps)
+    ms = meta["strategy_decision_ms"]
+    print(f"Ax strategy decision (4 running, 100 finished): {ms:.1f} ms median")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"meta": meta, "comparisons": comps, "results": results}
+    out.with_suffix(".json").write_text(json.dumps(payload, indent=1))
+    out.with_suffix(".md").write_text(markdown(results, comps, meta))
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
 
 
 if __name__ == "__main__":

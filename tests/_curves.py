@@ -88,9 +88,19 @@ def make_experiment(
 
 
 def add_trial(
-    experiment, config: int, curve, params: float | None, epochs: int, status
+    experiment,
+    config: int,
+    curve,
+    params: float | None,
+    epochs: int,
+    status,
+    params_per_step: bool = True,
 ):
-    """A trial of ``config`` with the first ``epochs`` points of ``curve`` attached."""
+    """A trial of ``config`` with the first ``epochs`` points of ``curve`` attached.
+
+    num_params is reported at every step (a flat curve) or, with
+    ``params_per_step=False``, once without a progression.
+    """
     import pandas as pd
     from ax.core.arm import Arm
     from ax.core.data import Data
@@ -123,9 +133,9 @@ def add_trial(
                 "metric_signature": size.signature,
                 "mean": float(params),
                 "sem": 0.0,
-                "step": float(e + 1),
+                "step": float(e + 1) if params_per_step else float("nan"),
             }
-            for e in range(epochs)
+            for e in (range(epochs) if params_per_step else [0])
         ]
     experiment.attach_data(Data(df=pd.DataFrame(rows)))
     if status == TrialStatus.COMPLETED:

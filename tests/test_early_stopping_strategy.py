@@ -47,6 +47,20 @@ def test_stops_hopeless_trial_with_reason_and_keeps_best(curves):
     assert not kept.stop and kept.probability is not None and kept.probability > 0.05
 
 
+def test_objective_reported_without_progression_is_known(curves):
+    from ax.core.trial_status import TrialStatus
+
+    acc, params = curves
+    exp = make_experiment(multi_objective=True)
+    for i in range(20):
+        add_trial(exp, i, acc[i], params[i], 30, TrialStatus.COMPLETED, False)
+    bad, _ = _bad_and_good(curves, start=20)
+    trial = add_trial(exp, bad, acc[bad], params[bad], 8, None, False)
+    es = anp.early_stopping("learning_curve")
+    out = es.should_stop_trials_early({trial.index}, exp)
+    assert f"num_params {int(params[bad])} (known)" in out[trial.index]
+
+
 def test_single_objective_experiment(curves):
     bad, good = _bad_and_good(curves)
     exp, idx = _experiment(curves, running=(bad, good), multi=False)
