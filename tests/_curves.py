@@ -28,6 +28,7 @@ def make_experiment(
     acc_threshold: float | None = 0.8,
     metric_cls: type | None = None,
     n_configs: int = 10_001,
+    metrics: tuple | None = None,
 ):
     """An Ax experiment: val_acc (curve, maximize) and optionally num_params (min).
 
@@ -44,9 +45,12 @@ def make_experiment(
     from ax.core.parameter import ParameterType, RangeParameter
     from ax.core.search_space import SearchSpace
 
-    metric_cls = metric_cls or Metric
-    acc = metric_cls(name="val_acc", lower_is_better=False)
-    size = metric_cls(name="num_params", lower_is_better=True)
+    if metrics is not None:  # ready-made (val_acc, num_params) metric objects
+        acc, size = metrics
+    else:
+        metric_cls = metric_cls or Metric
+        acc = metric_cls(name="val_acc", lower_is_better=False)
+        size = metric_cls(name="num_params", lower_is_better=True)
     space = SearchSpace(
         [RangeParameter("config", ParameterType.INT, lower=0, upper=n_configs - 1)]
     )

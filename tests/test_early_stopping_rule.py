@@ -204,3 +204,32 @@ def test_single_objective_compares_with_incumbent():
         RuleOptions(),
     )
     assert out[worst].stop and "P(beats incumbent)" in out[worst].reason
+
+
+def test_minimized_curve_objective_mirrors_maximized_one():
+    curves, params = digits_curves()
+    loss_objectives = [
+        ObjectiveSpec("val_err", minimize=True, threshold=0.2),
+        ObjectiveSpec("num_params", minimize=True, threshold=30000.0, known=True),
+    ]
+
+    def as_err(trial: TrialData) -> TrialData:
+        steps, values = trial.curves["val_acc"]
+        return TrialData(curves={"val_err": (steps, 1.0 - values)}, known=trial.known)
+
+    completed = {i: _trial(curves[i], params[i], 30) for i in range(30)}
+    running = {i: _trial(curves[i], params[i], 6) for i in range(30, 60)}
+    acc_out = decide(OBJECTIVES, running, completed, RuleOptions())
+    err_out = decide(
+        loss_objectives,
+        {i: as_err(t) for i, t in running.items()},
+        {i: as_err(t) for i, t in completed.items()},
+        RuleOptions(),
+    )
+    assert any(d.stop for d in acc_out.values())
+    assert {i: d.stop for i, d in acc_out.items()} == {
+        i: d.stop for i, d in err_out.items()
+    }
+    for i, d in acc_out.items():
+        if d.probability is not None:
+            assert err_out[i].probability == pytest.approx(d.probability, abs=1e-4)
