@@ -9,9 +9,11 @@ fitted in closed form). How much of each extrapolation really happens is
 learned from the finished curves of the same experiment: every finished curve
 is cut at the same ``t``, the same features are computed, and a ridge
 regression (shrunk toward "final = log-linear extrapolation", the prior that
-holds when few curves are finished) maps features to the final value. The
-predictive spread is the regression's leave-one-out residual scale, made local
-by weighting finished curves whose features are close to the running one's.
+holds when few curves are finished) maps features to the final value. The fit is
+then redone locally (finished curves with features close to the running
+one's weigh more, shrunk toward the global fit), and the predictive spread is
+the local leave-one-out residual scale (blended with the global one when few
+finished curves are close) plus the local fit's own variance.
 
 Curves may be logged at any progressions; finished curves that share their
 progressions are handled as one matrix. A non-finite value is dropped.
@@ -28,8 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-_N_FEATURES = 4  # intercept, level, log-linear gain, saturating gain
 
 
 def _clean(steps: Sequence[float], values: Sequence[float]) -> tuple[np.ndarray, ...]:
@@ -102,8 +102,9 @@ class CurvePredictor:
             ``(0, 1, 1, 0)`` (final = level + log-linear gain), in units of
             finished curves.
         min_std: floor of the predictive standard deviation (metric units).
-        locality: bandwidth, in residual standard deviations of the predicted
-            final value, of the weighting that makes the spread local.
+        locality: bandwidth of the local refit, in standard deviations (over
+            the finished curves) of each feature: a finished curve at that
+            distance weighs exp(-1/2) as much as an identical one.
     """
 
     def __init__(
@@ -197,10 +198,10 @@ class CurvePredictor:
         hat = k * np.einsum("ij,jk,ik->i", xs, a_inv, xs)
         loo = resid / np.clip(1.0 - hat, 0.05, None)
         mean = float(f @ w)
-        n_eff = k.sum() ** 2 / max((k**2).sum(), 1e-12)
-        local_var = float(k @ loo**2) / max(float(k.sum()), 1e-12)
+        mass = float(k.sum())  # how many finished curves are near, in effect
+        local_var = float(k @ loo**2) / max(mass, 1e-12)
         # Few near curves: lean on the global residual scale.
-        var = (n_eff * local_var + 1.0 * sigma**2) / (n_eff + 1.0)
+        var = (mass * local_var + sigma**2) / (mass + 1.0)
         # Variance of the local fit at this point (weighted least squares).
         g = a_inv @ fs
         fit_var = float(g @ (xs.T @ ((k**2)[:, None] * xs)) @ g)
