@@ -23,7 +23,7 @@ from ax_nas_plugins.early_stopping._engine import (
     front_of,
     reference_point,
 )
-from ax_nas_plugins.early_stopping._rule import ObjectiveSpec, adds_hypervolume
+from ax_nas_plugins.early_stopping._rule import ObjectiveSpec
 
 logger = logging.getLogger(__name__)
 
@@ -220,19 +220,12 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
         front = front_of(objectives, completed)
         ref = reference_point(objectives, completed)
         signs = np.array([o.sign() for o in objectives])
-        on_front = [
-            idx
-            for idx, t in completed.items()
-            if any(
-                np.allclose(np.array([t.last(o.name) for o in objectives]) * signs, f)
-                for f in front
-            )
-            and adds_hypervolume(
-                np.array([t.last(o.name) for o in objectives]) * signs,
-                np.zeros((0, len(objectives))),
-                ref,
-            )
-        ]
+        on_front = []
+        for idx, t in completed.items():
+            point = np.array([t.last(o.name) for o in objectives]) * signs
+            in_front = any(np.allclose(point, f) for f in front)
+            if in_front and np.all(point > ref):
+                on_front.append(idx)
         curve_names = [o.name for o in objectives if not o.known]
         if not on_front or not curve_names:
             return False
