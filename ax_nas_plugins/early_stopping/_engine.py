@@ -73,6 +73,8 @@ class RuleOptions:
 def _fmt(x: float) -> str:
     if not math.isfinite(x):
         return str(x)
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
     if x != 0 and (abs(x) >= 1e4 or abs(x) < 1e-3):
         return f"{x:.3g}"
     return f"{x:.3f}".rstrip("0").rstrip(".") if abs(x) >= 1 else f"{x:.3f}"
