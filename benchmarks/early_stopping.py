@@ -30,6 +30,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
@@ -161,7 +162,11 @@ class OptunaPruner(Rule):
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         super().reset(curves, params, order)
-        self.study = optuna.create_study(direction="maximize", pruner=self.make())
+        # Hyperband assigns brackets by hashing the study name: fix it per order.
+        name = "replay-" + hashlib.sha256(np.asarray(order).tobytes()).hexdigest()[:16]
+        self.study = optuna.create_study(
+            study_name=name, direction="maximize", pruner=self.make()
+        )
         self.trials: dict[int, object] = {}
 
     def started(self, cfg):
