@@ -233,3 +233,10 @@ def test_minimized_curve_objective_mirrors_maximized_one():
     for i, d in acc_out.items():
         if d.probability is not None:
             assert err_out[i].probability == pytest.approx(d.probability, abs=1e-4)
+
+
+def test_a_finished_curve_is_not_stopped():
+    _, _, completed = _setup(10)
+    done = {7: _trial(np.full(30, 0.1), 20000, 30)}
+    out = decide(OBJECTIVES, done, completed, RuleOptions())
+    assert not out[7].stop and "reached the final progression 30" in out[7].reason

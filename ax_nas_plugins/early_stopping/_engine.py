@@ -236,6 +236,11 @@ def _decide_one(
         steps, values = trial.curves[o.name]
         if len(steps) < 2:
             return Decision(False, f"only one point of {o.name} so far")
+        final_step = predictors[o.name].final_step
+        if float(np.max(steps)) >= final_step:
+            return Decision(
+                False, f"{o.name} reached the final progression {_fmt(final_step)}"
+            )
         p = predictors[o.name].predict(steps, values)
         preds[o.name] = p
         mean[j] = signs[j] * p.mean
