@@ -93,24 +93,80 @@ def _assign_ids(
 
 
 def registry_bundle() -> RegistryBundle:
-    """One Ax ``RegistryBundle`` holding every installed runner and metric plugin.
+    """One Ax ``RegistryBundle`` holding every installed runner, metric and
+    early-stopping plugin class (strategies are stored by their ``__init__``
+    arguments).
 
     Pass ``bundle.encoder`` / ``bundle.decoder`` to ``DBSettings`` (or use
     :func:`db_settings`), ``bundle.sqa_config`` to Ax's SQL save/load, and
     ``bundle.encoder_registry`` / ``bundle.decoder_registry`` to Ax's JSON store.
     """
+    from ax.storage.json_store.registry import (
+        CORE_DECODER_REGISTRY,
+        CORE_ENCODER_REGISTRY,
+    )
     from ax.storage.metric_registry import CORE_METRIC_REGISTRY
     from ax.storage.registry_bundle import RegistryBundle
     from ax.storage.runner_registry import CORE_RUNNER_REGISTRY
 
     metric_ids = _assign_ids(plugin_classes("metric"), CORE_METRIC_REGISTRY, "metric")
     runner_ids = _assign_ids(plugin_classes("runner"), CORE_RUNNER_REGISTRY, "runner")
+    encoders: dict[type, Any] = dict(CORE_ENCODER_REGISTRY)
+    decoders: dict[str, Any] = dict(CORE_DECODER_REGISTRY)
+    for cls in early_stopping_classes().values():
+        if cls in encoders:
+            continue  # Ax's own strategies keep Ax's encoders
+        other = decoders.get(cls.__name__)
+        if other is not None and other is not cls:
+            raise StorageRegistrationError(
+                f"Early-stopping class {cls.__module__}.{cls.__qualname__} has the "
+                f"name of {getattr(other, '__module__', '?')}."
+                f"{getattr(other, '__qualname__', other)!s}, already known to Ax's "
+                "JSON store, which decodes by class name; rename one of them."
+            )
+        encoders[cls] = _init_args_encoder
+        decoders[cls.__name__] = cls
     # Ax's core classes (BraninMetric, SyntheticRunner, ...) stay storable too:
     # a bundle's SQL registries hold only the classes it is given.
     return RegistryBundle(
         metric_clss={**CORE_METRIC_REGISTRY, **metric_ids},  # type: ignore[arg-type]
         runner_clss={**CORE_RUNNER_REGISTRY, **runner_ids},  # type: ignore[arg-type]
+        json_encoder_registry=encoders,
+        json_decoder_registry=decoders,  # type: ignore[arg-type]
     )
+
+
+def early_stopping_classes() -> dict[str, type]:
+    """Early-stopping plugins that are Ax strategy classes (factories are skipped)."""
+    from ax.early_stopping.strategies.base import BaseEarlyStoppingStrategy
+
+    return {
+        name: cls
+        for name, cls in plugin_classes("early_stopping").items()
+        if isinstance(cls, type) and issubclass(cls, BaseEarlyStoppingStrategy)
+    }
+
+
+def _init_args_encoder(obj: Any) -> dict[str, Any]:
+    """Ax JSON of a plugin object: its ``__init__`` arguments, read from attributes.
+
+    House rule: every ``__init__`` argument is kept as an attribute of the
+    same name, so the object can be rebuilt by calling the class with them.
+    """
+    import inspect
+
+    params = inspect.signature(type(obj).__init__).parameters
+    args: dict[str, Any] = {"__type": type(obj).__name__}
+    for pname, param in params.items():
+        if pname == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if not hasattr(obj, pname):
+            raise StorageRegistrationError(
+                f"{type(obj).__qualname__} cannot be stored: its __init__ argument "
+                f"{pname!r} is not kept as an attribute of the same name."
+            )
+        args[pname] = getattr(obj, pname)
+    return args
 
 
 def sqlite_url(path: str | os.PathLike[str]) -> str:
