@@ -144,7 +144,7 @@ def _early_stopping(settings: DemoSettings):
     if not settings.early_stopping:
         return None
     options = dict(settings.early_stopping_options)
-    if settings.early_stopping in ("learning_curve", "percentile"):
+    if settings.early_stopping == "percentile":  # one metric only in Ax
         options.setdefault("metric_signatures", ["val_acc"])
     return anp.early_stopping(settings.early_stopping, **options)
 
