@@ -99,6 +99,8 @@ class TorchXJobRunner(Runner):
     scheduler: ClassVar[str] = ""
     #: Entry-point name of the preset (recorded in run_metadata).
     plugin_name: ClassVar[str] = ""
+    #: Scheduler options the preset accepts in ``cfg``.
+    cfg_keys: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -126,6 +128,17 @@ class TorchXJobRunner(Runner):
         self._live: dict[str, Any] = {}
 
     def _check_options(self) -> None:
+        unknown = sorted(set(self.cfg) - self.cfg_keys)
+        if unknown:
+            hint = (
+                " (the log folder comes from `log_root`)"
+                if "log_dir" in unknown
+                else ""
+            )
+            raise RunnerError(
+                f"{self.plugin_name}: unknown `cfg` option(s) {unknown}{hint}. "
+                f"Allowed: {sorted(self.cfg_keys)}."
+            )
         for key, value in self.cfg.items():
             try:
                 json.dumps(value)

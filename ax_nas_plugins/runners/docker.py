@@ -28,7 +28,6 @@ the experiment, so never secrets; use ``secret_env``), ``privileged``,
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ax_nas_plugins.runners.base import SESSION, RunnerError, TorchXJobRunner
@@ -52,42 +51,7 @@ class TorchXDockerRunner(TorchXJobRunner):
 
     scheduler = "local_docker"
     plugin_name = "torchx_docker"
-
-    def __init__(
-        self,
-        component: Callable[..., Any] | str,
-        component_const_params: dict[str, Any] | None = None,
-        cfg: dict[str, Any] | None = None,
-        log_root: str | None = None,
-        secret_env: list[str] | None = None,
-        unknown_grace_s: float = 300.0,
-        stop_timeout_s: float = 15.0,
-        max_concurrent: int | None = None,
-        log_tail_lines: int = 20,
-    ) -> None:
-        super().__init__(
-            component=component,
-            component_const_params=component_const_params,
-            cfg=cfg,
-            log_root=log_root,
-            secret_env=secret_env,
-            unknown_grace_s=unknown_grace_s,
-            stop_timeout_s=stop_timeout_s,
-            max_concurrent=max_concurrent,
-            log_tail_lines=log_tail_lines,
-        )
-        allowed = {"network", "copy_env", "env", "privileged", "kill_grace_s"}
-        unknown = sorted(set(self.cfg) - allowed)
-        if unknown:
-            hint = (
-                " (the log folder comes from `log_root`)"
-                if "log_dir" in unknown
-                else ""
-            )
-            raise RunnerError(
-                f"torchx_docker: unknown `cfg` option(s) {unknown}{hint}. "
-                f"Allowed: {sorted(allowed)}."
-            )
+    cfg_keys = frozenset({"network", "copy_env", "env", "privileged", "kill_grace_s"})
 
     def _make_scheduler(self) -> IsolatedDockerScheduler:
         from ax_nas_plugins.runners.schedulers.docker_isolated import (

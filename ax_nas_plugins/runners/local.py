@@ -29,7 +29,6 @@ default 5). ``log_dir`` is set per trial by the runner from ``log_root``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ax_nas_plugins.runners.base import SESSION, RunnerError, TorchXJobRunner
@@ -49,42 +48,7 @@ class TorchXLocalRunner(TorchXJobRunner):
 
     scheduler = "ax_local_cwd"
     plugin_name = "torchx_local"
-
-    def __init__(
-        self,
-        component: Callable[..., Any] | str,
-        component_const_params: dict[str, Any] | None = None,
-        cfg: dict[str, Any] | None = None,
-        log_root: str | None = None,
-        secret_env: list[str] | None = None,
-        unknown_grace_s: float = 300.0,
-        stop_timeout_s: float = 15.0,
-        max_concurrent: int | None = None,
-        log_tail_lines: int = 20,
-    ) -> None:
-        super().__init__(
-            component=component,
-            component_const_params=component_const_params,
-            cfg=cfg,
-            log_root=log_root,
-            secret_env=secret_env,
-            unknown_grace_s=unknown_grace_s,
-            stop_timeout_s=stop_timeout_s,
-            max_concurrent=max_concurrent,
-            log_tail_lines=log_tail_lines,
-        )
-        allowed = {"prepend_cwd", "kill_grace_s"}
-        unknown = sorted(set(self.cfg) - allowed)
-        if unknown:
-            hint = (
-                " (the log folder comes from `log_root`)"
-                if "log_dir" in unknown
-                else ""
-            )
-            raise RunnerError(
-                f"torchx_local: unknown `cfg` option(s) {unknown}{hint}. "
-                f"Allowed: {sorted(allowed)}."
-            )
+    cfg_keys = frozenset({"prepend_cwd", "kill_grace_s"})
 
     def _make_scheduler(self) -> LocalDetachedScheduler:
         from ax_nas_plugins.runners.schedulers.local_detached import (
