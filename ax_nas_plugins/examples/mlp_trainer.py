@@ -47,8 +47,9 @@ def _load_data(data_dir: str | None, seed: int):
     return "digits", x[tr], y[tr], x[va], y[va], 10
 
 
-def build_model(n_in: int, n_out: int, hidden_size_1: int, hidden_size_2: int,
-                dropout: float):
+def build_model(
+    n_in: int, n_out: int, hidden_size_1: int, hidden_size_2: int, dropout: float
+):
     """The blog post's MLP: two hidden ReLU layers with dropout."""
     from torch import nn
 

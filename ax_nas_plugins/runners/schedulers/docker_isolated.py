@@ -20,7 +20,6 @@ names, mounts, resources), except:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import Any
@@ -38,7 +37,7 @@ from torchx.schedulers.docker_scheduler import (
 from torchx.specs.api import AppDef, AppState, ReplicaStatus, RoleStatus, runopts
 
 from ax_nas_plugins.runners import _proc
-from ax_nas_plugins.runners.schedulers.local_detached import _combine
+from ax_nas_plugins.runners.schedulers.local_detached import describe_response
 
 LABEL_LOG_DIR = "ax-nas-plugins/log-dir"
 _EXITED = re.compile(r"Exited \((-?\d+)\)")
@@ -155,20 +154,9 @@ class IsolatedDockerScheduler(DockerScheduler):
                 path = error_file(log_dir, app_id, role, replica)
                 if os.path.exists(path):
                     errors.append((os.path.getmtime(path), path))
-        resp = DescribeAppResponse(
-            app_id=app_id,
-            state=_combine(states),
-            num_restarts=0,
-            msg="; ".join(messages),
-            roles_statuses=list(statuses.values()),
+        return describe_response(
+            app_id, states, messages, list(statuses.values()), errors
         )
-        if errors:
-            try:
-                with open(min(errors)[1], encoding="utf-8") as fh:
-                    resp.structured_error_msg = json.dumps(json.load(fh))
-            except (OSError, json.JSONDecodeError):
-                pass
-        return resp
 
     @staticmethod
     def _row_state(row: dict[str, Any], cancelled: bool) -> tuple[AppState, str]:

@@ -356,20 +356,14 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
                 err = os.path.join(folder, "error.json")
                 if os.path.exists(err):
                     errors.append((os.path.getmtime(err), err))
-        resp = DescribeAppResponse(
-            app_id=app_id,
-            state=_combine(states),
-            num_restarts=0,
-            msg="; ".join(messages),
-            roles_statuses=list(roles_statuses.values()),
+        resp = describe_response(
+            app_id,
+            states,
+            messages,
+            list(roles_statuses.values()),
+            errors,
             ui_url=f"file://{app_dir}",
         )
-        if errors:  # the first replica to fail explains the failure best
-            try:
-                with open(min(errors)[1], encoding="utf-8") as fh:
-                    resp.structured_error_msg = json.dumps(json.load(fh))
-            except (OSError, json.JSONDecodeError):
-                pass
         if is_terminal(resp.state):
             self._reap()
         return resp
@@ -509,6 +503,37 @@ def _combine(states: list[AppState]) -> AppState:
         if s in states and s != AppState.CANCELLED:
             return s
     return AppState.SUCCEEDED
+
+
+def describe_response(
+    app_id: str,
+    states: list[AppState],
+    messages: list[str],
+    roles_statuses: list[RoleStatus],
+    errors: list[tuple[float, str]],
+    ui_url: str | None = None,
+) -> DescribeAppResponse:
+    """TorchX's answer for an app from its replicas' states, messages and error files.
+
+    ``errors`` holds ``(mtime, path)`` of TorchElastic error files of failed
+    replicas: the first replica to fail explains the failure best, so the
+    oldest file becomes the structured error message.
+    """
+    resp = DescribeAppResponse(
+        app_id=app_id,
+        state=_combine(states),
+        num_restarts=0,
+        msg="; ".join(messages),
+        roles_statuses=roles_statuses,
+        ui_url=ui_url,
+    )
+    if errors:
+        try:
+            with open(min(errors)[1], encoding="utf-8") as fh:
+                resp.structured_error_msg = json.dumps(json.load(fh))
+        except (OSError, json.JSONDecodeError):
+            pass
+    return resp
 
 
 def create_scheduler(
