@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import ax_nas_plugins as anp
 from ax_nas_plugins.errors import AxNasError
@@ -34,45 +35,50 @@ if TYPE_CHECKING:
 EXPERIMENT_NAME = "nas_demo"
 
 
-@dataclass
-class DemoSettings:
-    """What the demo runs; every field has a command-line option of the same name."""
+class DemoSettings(BaseModel):
+    """What the demo runs; every field has a command-line option of the same name.
+
+    Validated by pydantic when made (or by :meth:`check`, after fields were
+    changed): a bad value raises :class:`AxNasError` naming each field, the
+    value given and what is allowed.
+    """
+
+    model_config = ConfigDict(validate_assignment=False, extra="forbid")
 
     workdir: Path = Path("ax_nas_demo")
-    trials: int = 12
-    parallel: int = 2
-    max_epochs: int = 12
+    trials: int = Field(12, ge=1)
+    parallel: int = Field(2, ge=1)
+    max_epochs: int = Field(12, ge=2)
     generation: str = "gp_moo"
-    generation_options: dict[str, Any] = field(default_factory=dict)
+    generation_options: dict[str, Any] = Field(default_factory=dict)
     early_stopping: str | None = "learning_curve"
-    early_stopping_options: dict[str, Any] = field(default_factory=dict)
-    acc_threshold: float = 0.80
-    params_threshold: float = 20_000.0
+    early_stopping_options: dict[str, Any] = Field(default_factory=dict)
+    acc_threshold: float = Field(0.80, gt=0.0, lt=1.0)
+    params_threshold: float = Field(20_000.0, gt=0.0)
     seed: int = 0
     resume: bool = False
 
-    def validate(self) -> None:
-        problems = []
-        if self.trials < 1:
-            problems.append(f"trials must be at least 1, got {self.trials}")
-        if self.parallel < 1:
-            problems.append(f"parallel must be at least 1, got {self.parallel}")
-        if self.max_epochs < 2:
-            problems.append(f"max_epochs must be at least 2, got {self.max_epochs}")
-        if not 0.0 < self.acc_threshold < 1.0:
-            problems.append(
-                f"acc_threshold must be in (0, 1), got {self.acc_threshold}"
-            )
-        if self.params_threshold <= 0:
-            problems.append(
-                f"params_threshold must be positive, got {self.params_threshold}"
-            )
-        if problems:
-            raise AxNasError("Demo settings: " + "; ".join(problems) + ".")
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise AxNasError(_settings_problems(exc)) from exc
+
+    def check(self) -> None:
+        """Check the fields again (after they were changed in place)."""
+        DemoSettings(**self.model_dump())
 
     @property
     def db_path(self) -> Path:
         return self.workdir / "nas.db"
+
+
+def _settings_problems(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "settings"
+        parts.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+    return "Demo settings: " + "; ".join(parts) + "."
 
 
 def search_space(max_epochs: int):
@@ -190,7 +196,7 @@ def run(settings: DemoSettings, console: Any = None) -> dict[str, Any]:
     from ax_nas_plugins import hooks
     from ax_nas_plugins.hooks.jsonl import JsonlEventLog
 
-    settings.validate()
+    settings.check()
     existed = settings.db_path.exists()
     if existed and not settings.resume:
         raise AxNasError(

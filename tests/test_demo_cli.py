@@ -78,7 +78,7 @@ def test_demo_runs_stores_and_resumes(tmp_path):
 def test_demo_names_bad_settings_and_plugins(tmp_path):
     bad = _demo(tmp_path / "a", "--trials", "0")
     assert bad.returncode == 2
-    assert "trials must be at least 1" in bad.stdout
+    assert "trials: Input should be greater than or equal to 1 (got 0)" in bad.stdout
     unknown = _demo(
         tmp_path / "b", "--generation", "sobl", "--early-stopping", "percentile"
     )

@@ -136,22 +136,22 @@ def demo(
     from ax_nas_plugins.errors import AxNasError
 
     console = Console()
-    settings = demo_mod.DemoSettings(
-        workdir=Path(workdir),
-        trials=trials,
-        parallel=parallel,
-        max_epochs=max_epochs,
-        generation=generation,
-        early_stopping=None if early_stopping.lower() == "none" else early_stopping,
-        seed=seed,
-        resume=resume,
-    )
-    console.print(
-        f"NAS demo: {trials} trials, {parallel} at a time, generation "
-        f"[bold]{generation}[/], early stopping [bold]{early_stopping}[/]; "
-        f"stored in {settings.db_path} (resume with --resume)."
-    )
     try:
+        settings = demo_mod.DemoSettings(
+            workdir=Path(workdir),
+            trials=trials,
+            parallel=parallel,
+            max_epochs=max_epochs,
+            generation=generation,
+            early_stopping=None if early_stopping.lower() == "none" else early_stopping,
+            seed=seed,
+            resume=resume,
+        )
+        console.print(
+            f"NAS demo: {trials} trials, {parallel} at a time, generation "
+            f"[bold]{generation}[/], early stopping [bold]{early_stopping}[/]; "
+            f"stored in {settings.db_path} (resume with --resume)."
+        )
         summary = demo_mod.run(settings, console=console)
     except AxNasError as exc:
         console.print(f"[red]error:[/] {exc}")
