@@ -126,9 +126,11 @@ def registry_bundle() -> RegistryBundle:
             )
         encoders[cls] = _init_args_encoder
         decoders[cls.__name__] = cls
+    # Ax's core classes (BraninMetric, SyntheticRunner, ...) stay storable too:
+    # a bundle's SQL registries hold only the classes it is given.
     return RegistryBundle(
-        metric_clss=dict(metric_ids),  # type: ignore[arg-type]
-        runner_clss=dict(runner_ids),  # type: ignore[arg-type]
+        metric_clss={**CORE_METRIC_REGISTRY, **metric_ids},  # type: ignore[arg-type]
+        runner_clss={**CORE_RUNNER_REGISTRY, **runner_ids},  # type: ignore[arg-type]
         json_encoder_registry=encoders,
         json_decoder_registry=decoders,  # type: ignore[arg-type]
     )
@@ -189,9 +191,22 @@ def db_settings(location: str | os.PathLike[str]) -> DBSettings:
     from ax.storage.sqa_store.structs import DBSettings
 
     bundle = registry_bundle()
-    return DBSettings(
-        url=_as_url(location), encoder=bundle.encoder, decoder=bundle.decoder
-    )
+    url = _as_url(location)
+    _create_tables(url)  # an Orchestrator on a fresh database needs them
+    return DBSettings(url=url, encoder=bundle.encoder, decoder=bundle.decoder)
+
+
+def _create_tables(url: str) -> None:
+    """Create Ax's tables at ``url`` if missing (a throwaway engine; idempotent)."""
+    from ax.storage.sqa_store import sqa_classes  # noqa: F401  (registers tables)
+    from ax.storage.sqa_store.db import create_all_tables
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        create_all_tables(engine)
+    finally:
+        engine.dispose()
 
 
 def connect(location: str | os.PathLike[str]) -> None:

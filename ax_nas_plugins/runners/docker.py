@@ -1,0 +1,143 @@
+"""The ``torchx_docker`` preset: TorchX ``local_docker`` containers, no network.
+
+The rule: each trial's job runs in containers made by TorchX's Docker
+scheduler (``local_docker``), with these changes
+(:mod:`ax_nas_plugins.runners.schedulers.docker_isolated`): no network unless
+``cfg["network"]`` says otherwise, no pull of an image the local dockerd
+already has, and the trial's log folder bind-mounted at the same path, so the
+job writes its logs, TensorBoard events and TorchElastic error file where
+the metrics and ``poll_exception`` read them. Containers are kept after they
+exit (for their logs); dockerd keeps their state, so a new process that
+loads the experiment finds every job again by its app id label.
+
+Example::
+
+    runner = anp.runner(
+        "torchx_docker",
+        component="my_pkg.components:train",
+        component_const_params={"image": "my-trainer:1"},
+        cfg={"network": "none"},
+    )
+
+Scheduler options (``cfg``): ``network`` (default ``"none"``), ``copy_env``
+(glob patterns of variables to copy), ``env`` (plain variables: stored with
+the experiment, so never secrets; use ``secret_env``), ``privileged``,
+``kill_grace_s`` (seconds between SIGTERM and SIGKILL on stop, default 5).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ax_nas_plugins.runners.base import SESSION, RunnerError, TorchXJobRunner
+
+if TYPE_CHECKING:
+    from torchx.schedulers.api import DescribeAppResponse
+    from torchx.specs import AppDef
+
+    from ax_nas_plugins.runners.schedulers.docker_isolated import (
+        IsolatedDockerScheduler,
+    )
+
+
+class TorchXDockerRunner(TorchXJobRunner):
+    """Docker containers (TorchX ``local_docker``) on no network; saved and resumed.
+
+    Options are those of :class:`~ax_nas_plugins.runners.base.TorchXJobRunner`;
+    ``cfg`` takes ``network``, ``copy_env``, ``env``, ``privileged`` and
+    ``kill_grace_s``.
+    """
+
+    scheduler = "local_docker"
+    plugin_name = "torchx_docker"
+
+    def __init__(
+        self,
+        component: Callable[..., Any] | str,
+        component_const_params: dict[str, Any] | None = None,
+        cfg: dict[str, Any] | None = None,
+        log_root: str | None = None,
+        secret_env: list[str] | None = None,
+        unknown_grace_s: float = 300.0,
+        stop_timeout_s: float = 15.0,
+        max_concurrent: int | None = None,
+        log_tail_lines: int = 20,
+    ) -> None:
+        super().__init__(
+            component=component,
+            component_const_params=component_const_params,
+            cfg=cfg,
+            log_root=log_root,
+            secret_env=secret_env,
+            unknown_grace_s=unknown_grace_s,
+            stop_timeout_s=stop_timeout_s,
+            max_concurrent=max_concurrent,
+            log_tail_lines=log_tail_lines,
+        )
+        allowed = {"network", "copy_env", "env", "privileged", "kill_grace_s"}
+        unknown = sorted(set(self.cfg) - allowed)
+        if unknown:
+            hint = (
+                " (the log folder comes from `log_root`)"
+                if "log_dir" in unknown
+                else ""
+            )
+            raise RunnerError(
+                f"torchx_docker: unknown `cfg` option(s) {unknown}{hint}. "
+                f"Allowed: {sorted(allowed)}."
+            )
+
+    def _make_scheduler(self) -> IsolatedDockerScheduler:
+        from ax_nas_plugins.runners.schedulers.docker_isolated import (
+            IsolatedDockerScheduler,
+        )
+
+        return IsolatedDockerScheduler(SESSION)
+
+    def _scheduler_cfg(self, log_dir: str) -> dict[str, Any]:
+        return {"network": "none", **self.cfg, "log_dir": log_dir}
+
+    def _prepare_app(self, app: AppDef, log_dir: str) -> None:
+        from torchx.specs import BindMount, macros
+
+        os.makedirs(log_dir, exist_ok=True)
+        for role in app.roles:
+            role.mounts = [
+                m for m in role.mounts if getattr(m, "dst_path", None) != log_dir
+            ]
+            role.mounts.append(BindMount(src_path=log_dir, dst_path=log_dir))
+            role.env.setdefault(
+                "TORCHELASTIC_ERROR_FILE",
+                os.path.join(
+                    log_dir,
+                    macros.app_id,
+                    f"{role.name}-{macros.replica_id}-error.json",
+                ),
+            )
+            role.env.setdefault("PYTHONUNBUFFERED", "1")
+
+    def _describe_many(
+        self, app_ids: dict[int, dict[str, Any]]
+    ) -> dict[int, DescribeAppResponse | Exception | None]:
+        try:
+            found = self._get_scheduler().describe_many(
+                [m["app_id"] for m in app_ids.values()]
+            )
+        except Exception as exc:  # dockerd unreachable: unknown, not failed
+            return dict.fromkeys(app_ids, exc)
+        return {index: found[meta["app_id"]] for index, meta in app_ids.items()}
+
+    def _log_tail(self, meta: dict[str, Any], lines: int) -> list[str]:
+        return self._get_scheduler().log_tail(meta["app_id"], lines)
+
+    def _cancel(self, meta: dict[str, Any]) -> dict[str, Any]:
+        grace = float(self.cfg.get("kill_grace_s", 5.0))
+        facts = self._get_scheduler().cancel_confirmed(meta["app_id"], grace)
+        if not facts["confirmed_gone"]:
+            raise RunnerError(
+                f"torchx_docker: the containers of {meta['app_handle']} still run "
+                f"(pids {facts['pids']}) after docker stop."
+            )
+        return facts

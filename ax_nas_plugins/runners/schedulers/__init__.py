@@ -1,0 +1,1 @@
+"""TorchX schedulers that this pack adds (used through TorchX's own ``Runner``)."""
