@@ -66,6 +66,24 @@ def check_seed(preset: str, seed: Any) -> None:
         raise PresetError(f"{preset}: seed must be an integer or None, got {seed!r}.")
 
 
+def missing_modules(*names: str) -> list[str]:
+    """Which of the named top-level modules cannot be imported here."""
+    import importlib.util
+    import sys
+
+    missing = []
+    for name in names:
+        if name in sys.modules and sys.modules[name] is None:
+            missing.append(name)  # import explicitly blocked
+            continue
+        try:
+            if importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except (ImportError, ValueError):
+            missing.append(name)
+    return missing
+
+
 def resolve_device(preset: str, device: str | None) -> Any:
     """``None``/"cpu"/"cuda[:i]"/"mps" -> torch.device; unavailable ones raise."""
     if device is None:

@@ -21,6 +21,7 @@ import torch
 from ax.generators.torch.botorch_modular.input_constructors.input_transforms import (
     input_transform_argparse,
 )
+from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import InputTransform
 from torch import Tensor
 
@@ -122,12 +123,34 @@ def _argparse_categorical_one_hot(
     return options
 
 
+class OneHotSingleTaskGP(SingleTaskGP):
+    """BoTorch's ``SingleTaskGP`` for inputs one-hot encoded by :class:`CategoricalOneHot`.
+
+    Ax hands ``categorical_features`` to every model class; this one sees them
+    already encoded and ignores the list (``SingleTaskGP`` would refuse it).
+    """
+
+    @classmethod
+    def construct_inputs(
+        cls,
+        training_data: Any,
+        *,
+        categorical_features: list[int] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        del categorical_features
+        return super().construct_inputs(training_data=training_data, **kwargs)
+
+
 def register_for_storage() -> None:
-    """Make Ax's JSON and SQL stores know :class:`CategoricalOneHot` (idempotent)."""
+    """Make Ax's stores know :class:`CategoricalOneHot` and the GP (idempotent)."""
     from ax.storage.botorch_modular_registry import (
         CLASS_TO_REGISTRY,
         CLASS_TO_REVERSE_REGISTRY,
+        register_model,
     )
+
+    register_model(OneHotSingleTaskGP)
 
     name = CategoricalOneHot.__name__
     CLASS_TO_REGISTRY[InputTransform][CategoricalOneHot] = name

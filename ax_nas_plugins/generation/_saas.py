@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ax.generators.torch.botorch_modular.utils import fit_botorch_model
@@ -137,14 +139,33 @@ def enable_compilation_cache() -> str | None:
     )
     if folder.lower() == "off":
         return None
-    # XLA:CPU logs a spurious "machine type doesn't match" error for every
-    # program it loads from the cache; keep the user's setting if there is one.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.makedirs(folder, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return folder
+
+
+@contextmanager
+def _quiet_xla_cache_loads() -> Iterator[None]:
+    """Silence XLA's C++ log while a fit runs, then restore the process's level.
+
+    XLA:CPU logs a spurious "machine type used for compilation doesn't match"
+    error for every program it loads from the persistent cache, even on the
+    machine that compiled it; hundreds of such lines per fit are noise.
+    """
+    try:
+        from jax._src.lib import utils as jax_utils
+
+        setter = jax_utils.absl_set_min_log_level
+    except (ImportError, AttributeError):  # another jaxlib: leave logging alone
+        yield
+        return
+    setter(3)
+    try:
+        yield
+    finally:
+        setter(int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "1")))
 
 
 def fit_nas_saas(
@@ -261,7 +282,8 @@ def _fit_nas_saas(
     mll_options: dict[str, Any] | None = None,
 ) -> None:
     del mll_class  # NUTS samples the SAAS posterior; there is no MLL to optimise
-    fit_nas_saas(model, **(mll_options or {}))
+    with _quiet_xla_cache_loads():
+        fit_nas_saas(model, **(mll_options or {}))
 
 
 def register_for_storage() -> None:

@@ -78,12 +78,13 @@ def gp_moo(
         # SingleTaskGP otherwise.
         model_config = ModelConfig(name="GP (categorical kernel)")
     else:
-        from botorch.models import SingleTaskGP
-
-        from ax_nas_plugins.generation._onehot import CategoricalOneHot
+        from ax_nas_plugins.generation._onehot import (
+            CategoricalOneHot,
+            OneHotSingleTaskGP,
+        )
 
         model_config = ModelConfig(
-            botorch_model_class=SingleTaskGP,
+            botorch_model_class=OneHotSingleTaskGP,
             input_transform_classes=[CategoricalOneHot],
             name="GP (one-hot)",
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from ax_nas_plugins.generation import _common as common
@@ -116,7 +115,7 @@ def saas_strategy(
             f"{name}: thinning ({nuts['thinning']}) is larger than num_samples "
             f"({nuts['num_samples']}); no posterior sample would be kept."
         )
-    missing = [m for m in ("jax", "numpyro") if importlib.util.find_spec(m) is None]
+    missing = common.missing_modules("jax", "numpyro")
     if missing:
         raise common.PresetError(
             f"{name}: the SAAS model needs {' and '.join(missing)}, which are not "
