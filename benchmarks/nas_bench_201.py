@@ -62,7 +62,7 @@ class NB201:
         self.keys = sorted(table)
         acc = np.array([np.mean(table[k]["val_acc"]) for k in self.keys])
         lat = np.array([np.mean(table[k]["latency"]) for k in self.keys])
-        self.true = {k: (a, l) for k, a, l in zip(self.keys, acc, lat, strict=True)}
+        self.true = {k: (a, t) for k, a, t in zip(self.keys, acc, lat, strict=True)}
         # minimisation form: (-acc, latency); reference = worst of each
         self.ref = np.array([-acc.min(), lat.max()])
         pts = np.stack([-acc, lat], axis=1)
@@ -75,11 +75,15 @@ class NB201:
     def observe(self, params: dict[str, str]) -> dict[str, float]:
         row = self.table[self.key(params)]
         i = self.rng.integers(len(row["val_acc"]))
-        return {"val_acc": float(row["val_acc"][i]), "latency": float(row["latency"][i])}
+        return {
+            "val_acc": float(row["val_acc"][i]),
+            "latency": float(row["latency"][i]),
+        }
 
     def score(self, evaluated: list[dict[str, str]]) -> float:
-        pts = np.array([[-self.true[self.key(p)][0], self.true[self.key(p)][1]]
-                        for p in evaluated])
+        pts = np.array(
+            [[-self.true[self.key(p)][0], self.true[self.key(p)][1]] for p in evaluated]
+        )
         return hv2d(pts, self.ref) / self.max_hv
 
 
@@ -100,8 +104,9 @@ class BraninCurrinHD:
     def _f(self, params: dict[str, float]) -> np.ndarray:
         import torch
 
-        x = torch.tensor([[params[self.names[i]] for i in self.active]],
-                         dtype=torch.double)
+        x = torch.tensor(
+            [[params[self.names[i]] for i in self.active]], dtype=torch.double
+        )
         return self.fn(x).numpy()[0]
 
     def observe(self, params: dict[str, float]) -> dict[str, float]:
@@ -114,7 +119,7 @@ class BraninCurrinHD:
 
 
 def hv2d(points: np.ndarray, ref: np.ndarray) -> float:
-    """Hypervolume dominated by ``points`` (minimisation, 2 objectives) up to ``ref``."""
+    """Hypervolume dominated by ``points`` up to ``ref`` (2 objectives, minimised)."""
     pts = points[np.all(points < ref, axis=1)]
     if len(pts) == 0:
         return 0.0
@@ -184,34 +189,64 @@ def _ax_problem(problem: Any, kind: str):
 
     if kind == "nb201":
         params = [
-            ChoiceParameter(k, ParameterType.STRING, values=OPS, is_ordered=False,
-                            sort_values=False)
+            ChoiceParameter(
+                k, ParameterType.STRING, values=OPS, is_ordered=False, sort_values=False
+            )
             for k in PARAMS
         ]
-        m1, m2 = Metric("val_acc", lower_is_better=False), Metric("latency", lower_is_better=True)
+        m1, m2 = (
+            Metric("val_acc", lower_is_better=False),
+            Metric("latency", lower_is_better=True),
+        )
         objectives = [
-            Objective(expression="val_acc", metric_name_to_signature={"val_acc": m1.signature}),
-            Objective(expression="-latency", metric_name_to_signature={"latency": m2.signature}),
+            Objective(
+                expression="val_acc", metric_name_to_signature={"val_acc": m1.signature}
+            ),
+            Objective(
+                expression="-latency",
+                metric_name_to_signature={"latency": m2.signature},
+            ),
         ]
         thresholds = None
     else:
-        params = [RangeParameter(k, ParameterType.FLOAT, 0.0, 1.0) for k in problem.names]
-        m1, m2 = Metric("branin", lower_is_better=True), Metric("currin", lower_is_better=True)
+        params = [
+            RangeParameter(k, ParameterType.FLOAT, 0.0, 1.0) for k in problem.names
+        ]
+        m1, m2 = (
+            Metric("branin", lower_is_better=True),
+            Metric("currin", lower_is_better=True),
+        )
         objectives = [
-            Objective(expression="-branin", metric_name_to_signature={"branin": m1.signature}),
-            Objective(expression="-currin", metric_name_to_signature={"currin": m2.signature}),
+            Objective(
+                expression="-branin", metric_name_to_signature={"branin": m1.signature}
+            ),
+            Objective(
+                expression="-currin", metric_name_to_signature={"currin": m2.signature}
+            ),
         ]
         thresholds = [
-            ObjectiveThreshold(metric=m1, bound=float(problem.ref[0]), op=ComparisonOp.LEQ,
-                               relative=False),
-            ObjectiveThreshold(metric=m2, bound=float(problem.ref[1]), op=ComparisonOp.LEQ,
-                               relative=False),
+            ObjectiveThreshold(
+                metric=m1,
+                bound=float(problem.ref[0]),
+                op=ComparisonOp.LEQ,
+                relative=False,
+            ),
+            ObjectiveThreshold(
+                metric=m2,
+                bound=float(problem.ref[1]),
+                op=ComparisonOp.LEQ,
+                relative=False,
+            ),
         ]
     oc = MultiObjectiveOptimizationConfig(
         objective=MultiObjective(objectives=objectives), objective_thresholds=thresholds
     )
-    return Experiment(search_space=SearchSpace(params), optimization_config=oc,
-                      metrics=[m1, m2], name="bench")
+    return Experiment(
+        search_space=SearchSpace(params),
+        optimization_config=oc,
+        metrics=[m1, m2],
+        name="bench",
+    )
 
 
 def run_preset(problem: Any, seed: int, budget: int, kind: str, preset: str):
@@ -240,14 +275,26 @@ def run_preset(problem: Any, seed: int, budget: int, kind: str, preset: str):
         trial = exp.new_trial(generator_run=gr)
         trial.mark_running(no_runner_required=True)
         y = problem.observe(trial.arm.parameters)
-        rows = [{"trial_index": trial.index, "arm_name": trial.arm.name, "metric_name": k,
-                 "metric_signature": k, "mean": v, "sem": float("nan")}
-                for k, v in y.items()]
+        rows = [
+            {
+                "trial_index": trial.index,
+                "arm_name": trial.arm.name,
+                "metric_name": k,
+                "metric_signature": k,
+                "mean": v,
+                "sem": float("nan"),
+            }
+            for k, v in y.items()
+        ]
         exp.attach_data(Data(df=pd.DataFrame(rows)))
         trial.mark_completed()
         evaluated.append(dict(trial.arm.parameters))
-    return {"evaluated": evaluated, "gen_seconds": times, "generators": generators,
-            "cpu_seconds": cpu}
+    return {
+        "evaluated": evaluated,
+        "gen_seconds": times,
+        "generators": generators,
+        "cpu_seconds": cpu,
+    }
 
 
 def run_ax_fast(problem: Any, seed: int, budget: int, kind: str):
@@ -256,12 +303,18 @@ def run_ax_fast(problem: Any, seed: int, budget: int, kind: str):
 
     client = Client(random_seed=seed)
     if kind == "nb201":
-        params = [ChoiceParameterConfig(name=k, parameter_type="str", values=OPS,
-                                        is_ordered=False) for k in PARAMS]
+        params = [
+            ChoiceParameterConfig(
+                name=k, parameter_type="str", values=OPS, is_ordered=False
+            )
+            for k in PARAMS
+        ]
         objective = "val_acc, -latency"
     else:
-        params = [RangeParameterConfig(name=k, parameter_type="float", bounds=(0.0, 1.0))
-                  for k in problem.names]
+        params = [
+            RangeParameterConfig(name=k, parameter_type="float", bounds=(0.0, 1.0))
+            for k in problem.names
+        ]
         objective = "-branin, -currin"
     client.configure_experiment(parameters=params, name="bench")
     client.configure_optimization(objective=objective)
@@ -276,13 +329,20 @@ def run_ax_fast(problem: Any, seed: int, budget: int, kind: str):
         generators.append(gr._generator_key or "?")
         client.complete_trial(trial_index=index, raw_data=problem.observe(p))
         evaluated.append(dict(p))
-    return {"evaluated": evaluated, "gen_seconds": times, "generators": generators,
-            "cpu_seconds": cpu}
+    return {
+        "evaluated": evaluated,
+        "gen_seconds": times,
+        "generators": generators,
+        "cpu_seconds": cpu,
+    }
 
 
-def run_one(problem_kind: str, dataset: str, method: str, seed: int, budget: int,
-            dims: int) -> dict[str, Any]:
-    problem = NB201(dataset, seed) if problem_kind == "nb201" else BraninCurrinHD(dims, seed)
+def run_one(
+    problem_kind: str, dataset: str, method: str, seed: int, budget: int, dims: int
+) -> dict[str, Any]:
+    problem = (
+        NB201(dataset, seed) if problem_kind == "nb201" else BraninCurrinHD(dims, seed)
+    )
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "random": lambda: run_random(problem, seed, budget, problem_kind),
         "tpe": lambda: run_optuna(problem, seed, budget, problem_kind, "tpe"),
@@ -291,26 +351,35 @@ def run_one(problem_kind: str, dataset: str, method: str, seed: int, budget: int
     }
     for preset in PRESETS:
         runners[preset] = lambda preset=preset: run_preset(
-            problem, seed, budget, problem_kind, preset)
+            problem, seed, budget, problem_kind, preset
+        )
     t0 = time.perf_counter()
     out = runners[method]()
     evaluated = out["evaluated"]
     keys = [json.dumps(p, sort_keys=True) for p in evaluated]
     duplicates = len(keys) - len(set(keys))
-    curve = {n: problem.score(evaluated[:n]) for n in (10, 20, 30, 40, budget)
-             if n <= budget}
+    curve = {
+        n: problem.score(evaluated[:n]) for n in (10, 20, 30, 40, budget) if n <= budget
+    }
     gen = out["gen_seconds"]
     is_model = ["sobol" not in g.lower() for g in out.get("generators", [])]
     model_gen = [t for t, m in zip(gen, is_model, strict=False) if m]
-    model_cpu = [t for t, m in zip(out.get("cpu_seconds", []), is_model, strict=False)
-                 if m]
+    model_cpu = [
+        t for t, m in zip(out.get("cpu_seconds", []), is_model, strict=False) if m
+    ]
     return {
         "problem": problem_kind if problem_kind != "nb201" else f"nb201/{dataset}",
-        "method": method, "seed": seed, "budget": budget,
-        "hv_fraction": curve[budget], "hv_curve": curve, "duplicates": duplicates,
+        "method": method,
+        "seed": seed,
+        "budget": budget,
+        "hv_fraction": curve[budget],
+        "hv_curve": curve,
+        "duplicates": duplicates,
         "sec_per_suggestion": float(np.mean(gen)),
         "sec_per_model_suggestion": float(np.mean(model_gen)) if model_gen else None,
-        "cpu_sec_per_model_suggestion": float(np.mean(model_cpu)) if model_cpu else None,
+        "cpu_sec_per_model_suggestion": float(np.mean(model_cpu))
+        if model_cpu
+        else None,
         "max_sec_per_suggestion": float(np.max(gen)),
         "generators": sorted(set(out.get("generators", []))),
         "wall_seconds": time.perf_counter() - t0,
@@ -327,29 +396,47 @@ def summarise(log: Path, out_md: Path) -> str:
     for r in rows:
         groups.setdefault((r["problem"], r["method"]), []).append(r)
     table = Table(title=f"Generation presets vs peers ({log.name})")
-    for col in ("problem", "method", "seeds", "HV fraction (mean ± sd)", "min",
-                "s/suggestion (model)", "CPU s (model)", "max s", "duplicates",
-                "generators"):
+    for col in (
+        "problem",
+        "method",
+        "seeds",
+        "HV fraction (mean ± sd)",
+        "min",
+        "s/suggestion (model)",
+        "CPU s (model)",
+        "max s",
+        "duplicates",
+        "generators",
+    ):
         table.add_column(col)
-    lines = ["| problem | method | seeds | HV fraction mean ± sd | min | "
-             "s per suggestion (model steps) | CPU s (model steps) | max s | "
-             "duplicates | generators |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| problem | method | seeds | HV fraction mean ± sd | min | "
+        "s per suggestion (model steps) | CPU s (model steps) | max s | "
+        "duplicates | generators |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for (prob, method), rs in sorted(groups.items()):
         hv = np.array([r["hv_fraction"] for r in rs])
         spm = [r["sec_per_model_suggestion"] or r["sec_per_suggestion"] for r in rs]
-        cells = [prob, method, str(len(rs)), f"{hv.mean():.3f} ± {hv.std():.3f}",
-                 f"{hv.min():.3f}", f"{np.mean(spm):.2f}",
-                 _mean_or_dash([r.get("cpu_sec_per_model_suggestion") for r in rs]),
-                 f"{max(r['max_sec_per_suggestion'] for r in rs):.1f}",
-                 str(sum(r["duplicates"] for r in rs)),
-                 ", ".join(sorted({g for r in rs for g in r.get("generators", [])}))]
+        cells = [
+            prob,
+            method,
+            str(len(rs)),
+            f"{hv.mean():.3f} ± {hv.std():.3f}",
+            f"{hv.min():.3f}",
+            f"{np.mean(spm):.2f}",
+            _mean_or_dash([r.get("cpu_sec_per_model_suggestion") for r in rs]),
+            f"{max(r['max_sec_per_suggestion'] for r in rs):.1f}",
+            str(sum(r["duplicates"] for r in rs)),
+            ", ".join(sorted({g for r in rs for g in r.get("generators", [])})),
+        ]
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     Console().print(table)
     header = (
         f"# Benchmark results: {log.stem}\n\n"
-        f"Machine: 2 CPU cores, 24 GiB RAM, no GPU ({platform.processor() or 'x86_64'}, "
+        "Machine: 2 CPU cores, 24 GiB RAM, no GPU "
+        f"({platform.processor() or 'x86_64'}, "
         f"Python {platform.python_version()}); 3 other jobs may have shared the CPU "
         "while this ran, so seconds are pessimistic. Torch threads: 1. "
         "Runs are single-process.\n\n"
@@ -373,13 +460,15 @@ def _mean_or_dash(values: list[float | None]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--problem", choices=["nb201", "branincurrin"], default="nb201")
-    ap.add_argument("--dataset", default="cifar10",
-                    choices=["cifar10", "cifar100", "imagenet"])
+    ap.add_argument(
+        "--dataset", default="cifar10", choices=["cifar10", "cifar100", "imagenet"]
+    )
     ap.add_argument("--dims", type=int, default=30)
     ap.add_argument("--budget", type=int, default=40)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--methods", nargs="+",
-                    default=["random", "tpe", "nsga2", "ax_fast", *PRESETS])
+    ap.add_argument(
+        "--methods", nargs="+", default=["random", "tpe", "nsga2", "ax_fast", *PRESETS]
+    )
     ap.add_argument("--log", type=Path, default=RESULTS / "nas_bench_201.jsonl")
     ap.add_argument("--summarise", action="store_true", help="only rebuild the table")
     args = ap.parse_args(argv)
@@ -395,13 +484,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.summarise:
         for method in args.methods:
             for seed in args.seeds:
-                r = run_one(args.problem, args.dataset, method, seed, args.budget,
-                            args.dims)
+                r = run_one(
+                    args.problem, args.dataset, method, seed, args.budget, args.dims
+                )
                 with open(args.log, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(r) + "\n")
-                print(f"{r['problem']} {method} seed={seed}: HV {r['hv_fraction']:.3f} "
-                      f"{r['sec_per_suggestion']:.2f}s/sugg dups={r['duplicates']}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"{r['problem']} {method} seed={seed}: HV {r['hv_fraction']:.3f} "
+                    f"{r['sec_per_suggestion']:.2f}s/sugg dups={r['duplicates']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     summarise(args.log, args.log.with_suffix(".md"))
     return 0
 

@@ -44,7 +44,10 @@ def _optimization_config(metrics, objectives, constraint=None, thresholds=False)
     if constraint is not None:
         constraints.append(
             OutcomeConstraint(
-                metric=metrics[constraint], op=ComparisonOp.LEQ, bound=0.8, relative=False
+                metric=metrics[constraint],
+                op=ComparisonOp.LEQ,
+                bound=0.8,
+                relative=False,
             )
         )
     if len(objs) == 1:
@@ -55,7 +58,9 @@ def _optimization_config(metrics, objectives, constraint=None, thresholds=False)
             ObjectiveThreshold(
                 metric=metrics[n],
                 bound=0.0 if metrics[n].lower_is_better is False else 2.0,
-                op=ComparisonOp.GEQ if not metrics[n].lower_is_better else ComparisonOp.LEQ,
+                op=ComparisonOp.GEQ
+                if not metrics[n].lower_is_better
+                else ComparisonOp.LEQ,
                 relative=False,
             )
             for n in objectives
@@ -80,17 +85,27 @@ def nas_space(with_constraint: bool = True):
 
     params = [
         ChoiceParameter(
-            "op", ParameterType.STRING, values=["conv", "pool", "skip", "none"],
-            is_ordered=False, sort_values=False,
+            "op",
+            ParameterType.STRING,
+            values=["conv", "pool", "skip", "none"],
+            is_ordered=False,
+            sort_values=False,
         ),
         ChoiceParameter(
-            "width", ParameterType.INT, values=[16, 32, 64, 128],
-            is_ordered=True, sort_values=True,
+            "width",
+            ParameterType.INT,
+            values=[16, 32, 64, 128],
+            is_ordered=True,
+            sort_values=True,
         ),
         RangeParameter("depth", ParameterType.INT, lower=1, upper=6),
         RangeParameter("kernel", ParameterType.INT, lower=1, upper=7),
-        RangeParameter("channels", ParameterType.INT, lower=8, upper=512, log_scale=True),
-        RangeParameter("lr", ParameterType.FLOAT, lower=1e-4, upper=1e-1, log_scale=True),
+        RangeParameter(
+            "channels", ParameterType.INT, lower=8, upper=512, log_scale=True
+        ),
+        RangeParameter(
+            "lr", ParameterType.FLOAT, lower=1e-4, upper=1e-1, log_scale=True
+        ),
         FixedParameter("optimizer", ParameterType.STRING, value="adam"),
     ]
     constraints = []
@@ -106,30 +121,48 @@ def discrete_space(a_values=("x", "y", "z")):
 
     return SearchSpace(
         parameters=[
-            ChoiceParameter("a", ParameterType.STRING, values=list(a_values),
-                            is_ordered=False, sort_values=False),
-            ChoiceParameter("b", ParameterType.INT, values=[1, 2], is_ordered=True,
-                            sort_values=True),
-            ChoiceParameter("c", ParameterType.STRING, values=["p", "q"],
-                            is_ordered=False, sort_values=False),
+            ChoiceParameter(
+                "a",
+                ParameterType.STRING,
+                values=list(a_values),
+                is_ordered=False,
+                sort_values=False,
+            ),
+            ChoiceParameter(
+                "b", ParameterType.INT, values=[1, 2], is_ordered=True, sort_values=True
+            ),
+            ChoiceParameter(
+                "c",
+                ParameterType.STRING,
+                values=["p", "q"],
+                is_ordered=False,
+                sort_values=False,
+            ),
         ]
     )
 
 
-def make_experiment(space, objectives=("acc", "size"), constraint=None,
-                    thresholds=False, name="presets"):
+def make_experiment(
+    space, objectives=("acc", "size"), constraint=None, thresholds=False, name="presets"
+):
     from ax.core.experiment import Experiment
 
     names = list(objectives) + ([constraint] if constraint else [])
     metrics = _metrics(names)
     oc = _optimization_config(metrics, list(objectives), constraint, thresholds)
-    return Experiment(search_space=space, optimization_config=oc,
-                      metrics=list(metrics.values()), name=name)
+    return Experiment(
+        search_space=space,
+        optimization_config=oc,
+        metrics=list(metrics.values()),
+        name=name,
+    )
 
 
 def toy_outcomes(params: dict) -> dict[str, float]:
     """Deterministic outcomes of a parameterization (accuracy up, size down)."""
-    code = sum((i + 1) * (hash(str(v)) % 97) for i, v in enumerate(sorted(params.items())))
+    code = sum(
+        (i + 1) * (hash(str(v)) % 97) for i, v in enumerate(sorted(params.items()))
+    )
     base = (code % 1000) / 1000.0
     depth = float(params.get("depth", 2))
     return {
@@ -145,8 +178,14 @@ def complete(exp, trial):
 
     values = toy_outcomes(trial.arm.parameters)
     rows = [
-        {"trial_index": trial.index, "arm_name": trial.arm.name, "metric_name": m,
-         "metric_signature": m, "mean": values[m], "sem": 0.0}
+        {
+            "trial_index": trial.index,
+            "arm_name": trial.arm.name,
+            "metric_name": m,
+            "metric_signature": m,
+            "mean": values[m],
+            "sem": 0.0,
+        }
         for m in exp.metrics
     ]
     exp.attach_data(Data(df=pd.DataFrame(rows)))
@@ -202,7 +241,9 @@ def test_options_are_checked_with_the_field_named():
         anp.generation_strategy("gp_moo", num_initial_trials=0)
     with pytest.raises(PresetError, match="max_parallelism"):
         anp.generation_strategy("saasbo_fast", max_parallelism=0)
-    with pytest.raises(PresetError, match="thinning .* larger than num_samples"):
+    with pytest.raises(
+        PresetError, match=r"thinning \(16\) is larger than num_samples"
+    ):
         anp.generation_strategy("saasbo", num_samples=8, thinning=16)
     with pytest.raises(PresetError, match="categorical_encoding"):
         anp.generation_strategy("gp_moo", categorical_encoding="ordinal")
@@ -349,8 +390,13 @@ def test_gp_moo_is_stored_and_a_fresh_process_continues_with_it(tmp_path, py, su
     out = py(RESUME.format(tests=str(Path(__file__).parent), path=path))
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result == {"name": "gp_moo", "before": 4, "gen": "anp:gp_moo",
-                      "unique": True, "fallback": 0}
+    assert result == {
+        "name": "gp_moo",
+        "before": 4,
+        "gen": "anp:gp_moo",
+        "unique": True,
+        "fallback": 0,
+    }
 
 
 # ------------------------------------------------------------------ auto
@@ -428,7 +474,11 @@ def test_saasbo_fast_runs_saas_on_a_mixed_space_and_warm_starts():
     _saas._WARM.clear()
     exp = make_experiment(nas_space(), objectives=("acc", "size"))
     gs = anp.generation_strategy(
-        "saasbo_fast", experiment=exp, num_initial_trials=4, seed=0, progress=False,
+        "saasbo_fast",
+        experiment=exp,
+        num_initial_trials=4,
+        seed=0,
+        progress=False,
         **TINY_NUTS,
     )
     seen = set()
@@ -445,7 +495,9 @@ def test_saasbo_fast_runs_saas_on_a_mixed_space_and_warm_starts():
     # "op" becomes 4 one-hot columns next to the 5 other tunable inputs
     assert models[0].pyro_model.train_X.shape[-1] == 9
     assert len(_saas._WARM) >= 2  # one memory per outcome, reused by the 2nd fit
-    assert models[0].num_mcmc_samples == TINY_NUTS["num_samples"] // TINY_NUTS["thinning"]
+    assert (
+        models[0].num_mcmc_samples == TINY_NUTS["num_samples"] // TINY_NUTS["thinning"]
+    )
 
 
 @pytest.mark.slow
@@ -456,7 +508,11 @@ def test_saasbo_fast_is_stored_and_a_fresh_process_continues_with_it(tmp_path, p
 
     exp = make_experiment(discrete_space(), objectives=("acc", "size"), name="resume")
     gs = anp.generation_strategy(
-        "saasbo_fast", experiment=exp, num_initial_trials=3, seed=4, progress=False,
+        "saasbo_fast",
+        experiment=exp,
+        num_initial_trials=3,
+        seed=4,
+        progress=False,
         **TINY_NUTS,
     )
     for _ in range(4):
@@ -466,8 +522,13 @@ def test_saasbo_fast_is_stored_and_a_fresh_process_continues_with_it(tmp_path, p
     out = py(RESUME.format(tests=str(Path(__file__).parent), path=path))
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result == {"name": "saasbo_fast", "before": 4, "gen": "anp:saasbo_fast",
-                      "unique": True, "fallback": 0}
+    assert result == {
+        "name": "saasbo_fast",
+        "before": 4,
+        "gen": "anp:saasbo_fast",
+        "unique": True,
+        "fallback": 0,
+    }
 
 
 @pytest.mark.slow

@@ -102,12 +102,15 @@ def resolve_device(preset: str, device: str | None) -> Any:
             f"{preset}: device {device!r} asked for, but torch sees no CUDA device "
             f"(torch {torch.__version__}). Use device='cpu' or install a CUDA build."
         )
-    if dev.type == "cuda" and dev.index is not None:
-        if dev.index >= torch.cuda.device_count():
-            raise PresetError(
-                f"{preset}: device {device!r} does not exist; "
-                f"{torch.cuda.device_count()} CUDA device(s) visible."
-            )
+    if (
+        dev.type == "cuda"
+        and dev.index is not None
+        and dev.index >= torch.cuda.device_count()
+    ):
+        raise PresetError(
+            f"{preset}: device {device!r} does not exist; "
+            f"{torch.cuda.device_count()} CUDA device(s) visible."
+        )
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise PresetError(f"{preset}: device 'mps' asked for, but MPS is unavailable.")
     if dev.type not in ("cpu", "cuda", "mps"):

@@ -64,7 +64,9 @@ class CategoricalOneHot(InputTransform, torch.nn.Module):
                     f"d={d} (index in 0..{d - 1}, at least 2 values)."
                 )
         self.d = d
-        self.categorical_features = {int(k): int(v) for k, v in categorical_features.items()}
+        self.categorical_features = {
+            int(k): int(v) for k, v in categorical_features.items()
+        }
         self.numeric_idx = [i for i in range(d) if i not in self.categorical_features]
         lower = bounds[0, self.numeric_idx]
         span = (bounds[1, self.numeric_idx] - lower).clamp_min(1e-12)
@@ -111,7 +113,7 @@ def _argparse_categorical_one_hot(
         choices = ssd.discrete_choices.get(i)
         if choices is None:
             lo, hi = ssd.bounds[i]
-            cats[i] = int(round(hi - lo)) + 1
+            cats[i] = round(hi - lo) + 1
         else:
             cats[i] = len(choices)
     options = dict(input_transform_options or {})
@@ -124,7 +126,7 @@ def _argparse_categorical_one_hot(
 
 
 class OneHotSingleTaskGP(SingleTaskGP):
-    """BoTorch's ``SingleTaskGP`` for inputs one-hot encoded by :class:`CategoricalOneHot`.
+    """BoTorch's ``SingleTaskGP`` for inputs one-hot encoded by ``CategoricalOneHot``.
 
     Ax hands ``categorical_features`` to every model class; this one sees them
     already encoded and ignores the list (``SingleTaskGP`` would refuse it).

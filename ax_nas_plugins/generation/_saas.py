@@ -262,7 +262,8 @@ def fit_nas_saas(
         medians = {
             k: jnp.median(v, axis=0)
             for k, v in raw.items()
-            if k in ("outputscale", "mean", "noise", "kernel_tausq", "_kernel_inv_length_sq")
+            if k
+            in ("outputscale", "mean", "noise", "kernel_tausq", "_kernel_inv_length_sq")
         }
         with _warm_lock:
             if len(_WARM) >= _WARM_MAX:

@@ -118,7 +118,8 @@ def auto(
     space = common.search_space_of(experiment, search_space)
     if space is None:
         raise common.PresetError(
-            "auto: needs the search space to choose (pass experiment= or search_space=)."
+            "auto: needs the search space to choose "
+            "(pass experiment= or search_space=)."
         )
     common.check_positive_int(name, "budget", budget, allow_none=True)
     common.check_positive_int(name, "num_initial_trials", num_initial_trials)

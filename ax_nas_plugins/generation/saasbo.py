@@ -104,7 +104,7 @@ def saas_strategy(
     device: str | None,
     torch_threads: int | None,
 ) -> GenerationStrategy:
-    """The SAAS strategy behind ``saasbo`` and ``saasbo_fast`` (options checked here)."""
+    """The SAAS strategy behind ``saasbo`` and ``saasbo_fast`` (checks the options)."""
     common.check_positive_int(name, "num_initial_trials", num_initial_trials)
     common.check_positive_int(name, "max_parallelism", max_parallelism, allow_none=True)
     common.check_seed(name, seed)
