@@ -6,7 +6,9 @@ only where someone can see it: when stderr is a terminal, or when the
 environment variable ``AX_NAS_PROGRESS`` is ``1``; ``AX_NAS_PROGRESS=0``
 silences it everywhere. Everything stays silent (a no-op) otherwise, so logs
 and CI output carry no bar noise. Tasks opened while another one runs share
-the same live display (one bar per task, removed when it ends).
+the same live display (one bar per task, removed when it ends). Where stderr
+is not a terminal but the display is switched on (``AX_NAS_PROGRESS=1``, e.g.
+a log file), each task prints one line when it ends instead of redraws.
 
 Example::
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,14 +56,18 @@ def _start() -> Any:
         TimeElapsedColumn,
     )
 
+    console = Console(stderr=True)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
+        console=console,
+        # A terminal shows live bars that vanish when done; a log (not a
+        # terminal) gets one line per finished task instead of redraws.
+        transient=console.is_terminal,
+        disable=not console.is_terminal,
     )
     progress.start()
     return progress
@@ -92,10 +99,21 @@ def progress_task(
         _open_tasks += 1
         progress = _live
     task_id = progress.add_task(description, total=total)
+    started = time.perf_counter()
+    ok = False
     try:
         yield lambda units=1.0: progress.advance(task_id, units)
+        ok = True
     finally:
         with _lock:
+            if not progress.console.is_terminal:
+                task = progress.tasks[progress.task_ids.index(task_id)]
+                done = f"{task.completed:g}/{task.total:g}" if task.total else ""
+                progress.console.print(
+                    f"{description}: {'done' if ok else 'stopped'} {done} in "
+                    f"{time.perf_counter() - started:.1f} s",
+                    highlight=False,
+                )
             progress.remove_task(task_id)
             _open_tasks -= 1
             if _open_tasks == 0:

@@ -201,13 +201,39 @@ def fit_nas_saas(
         progress: Force the progress display on/off (default: automatic).
         disable_progbar: Ignored (NumPyro's own bar is always off).
     """
+    del disable_progbar, jit_compile
+    enable_compilation_cache()
+    with _quiet_xla_cache_loads():
+        _run_nuts(
+            model,
+            warmup_steps=warmup_steps,
+            num_samples=num_samples,
+            thinning=thinning,
+            max_tree_depth=max_tree_depth,
+            seed=seed,
+            warm_start=warm_start,
+            warm_start_key=warm_start_key,
+            progress=progress,
+        )
+
+
+def _run_nuts(
+    model: NasSaasGP,
+    *,
+    warmup_steps: int,
+    num_samples: int,
+    thinning: int,
+    max_tree_depth: int,
+    seed: int,
+    warm_start: bool,
+    warm_start_key: str,
+    progress: bool | None,
+) -> None:
     import jax
     import jax.numpy as jnp
     import numpy as np
     from numpyro.infer import MCMC, NUTS, init_to_median, init_to_value
 
-    del disable_progbar, jit_compile
-    enable_compilation_cache()
     model.train()
     pm = model.pyro_model
     if pm.use_input_warping:
@@ -283,8 +309,7 @@ def _fit_nas_saas(
     mll_options: dict[str, Any] | None = None,
 ) -> None:
     del mll_class  # NUTS samples the SAAS posterior; there is no MLL to optimise
-    with _quiet_xla_cache_loads():
-        fit_nas_saas(model, **(mll_options or {}))
+    fit_nas_saas(model, **(mll_options or {}))
 
 
 def register_for_storage() -> None:
