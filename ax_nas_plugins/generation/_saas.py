@@ -35,6 +35,12 @@ from ax_nas_plugins.progress import progress_task
 _WARM: dict[tuple[str, int, tuple[float, ...]], dict[str, Any]] = {}
 _WARM_MAX = 64
 _warm_lock = threading.Lock()
+_OUR_CACHE = [False]  # whether enable_compilation_cache turned the cache on
+#: JAX keeps every fit's traced programs in memory (about 70 MB per fit of 30
+#: inputs); its caches are cleared every this many fits, which costs one
+#: reload from the persistent cache (a few seconds) and bounds the growth.
+CLEAR_JAX_CACHES_EVERY = 16
+_fits_done = [0]
 
 
 class NasSaasGP(SaasFullyBayesianSingleTaskGP):
@@ -131,7 +137,7 @@ def enable_compilation_cache() -> str | None:
     import jax
 
     if jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir
+        return jax.config.jax_compilation_cache_dir  # the user's (or ours, set before)
     folder = os.environ.get("AX_NAS_JAX_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
         "ax_nas_plugins",
@@ -140,10 +146,25 @@ def enable_compilation_cache() -> str | None:
     if folder.lower() == "off":
         return None
     os.makedirs(folder, exist_ok=True)
+    # Every program later loaded from this cache makes XLA:CPU log a spurious
+    # "machine type doesn't match" error (also for the small programs BoTorch
+    # runs outside the fit), so XLA's C++ log keeps errors-only-fatal from now on.
+    _set_xla_log_level(3)
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    _OUR_CACHE[0] = True
     return folder
+
+
+def _set_xla_log_level(level: int) -> bool:
+    try:
+        from jax._src.lib import utils as jax_utils
+
+        jax_utils.absl_set_min_log_level(level)
+    except (ImportError, AttributeError):  # another jaxlib: leave logging alone
+        return False
+    return True
 
 
 @contextmanager
@@ -154,18 +175,17 @@ def _quiet_xla_cache_loads() -> Iterator[None]:
     error for every program it loads from the persistent cache, even on the
     machine that compiled it; hundreds of such lines per fit are noise.
     """
-    try:
-        from jax._src.lib import utils as jax_utils
-
-        setter = jax_utils.absl_set_min_log_level
-    except (ImportError, AttributeError):  # another jaxlib: leave logging alone
+    if jax_cache_is_ours() or not _set_xla_log_level(3):
         yield
         return
-    setter(3)
     try:
         yield
     finally:
-        setter(int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "1")))
+        _set_xla_log_level(int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "1")))
+
+
+def jax_cache_is_ours() -> bool:
+    return _OUR_CACHE[0]
 
 
 def fit_nas_saas(
@@ -204,6 +224,11 @@ def fit_nas_saas(
     del disable_progbar, jit_compile
     enable_compilation_cache()
     with _quiet_xla_cache_loads():
+        _fits_done[0] += 1
+        if _fits_done[0] % CLEAR_JAX_CACHES_EVERY == 0:
+            import jax
+
+            jax.clear_caches()
         _run_nuts(
             model,
             warmup_steps=warmup_steps,
