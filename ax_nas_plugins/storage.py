@@ -109,6 +109,10 @@ def registry_bundle() -> RegistryBundle:
     from ax.storage.registry_bundle import RegistryBundle
     from ax.storage.runner_registry import CORE_RUNNER_REGISTRY
 
+    from ax_nas_plugins.generation import register_storage_classes
+
+    register_storage_classes()  # BoTorch classes used by the generation presets
+
     metric_ids = _assign_ids(plugin_classes("metric"), CORE_METRIC_REGISTRY, "metric")
     runner_ids = _assign_ids(plugin_classes("runner"), CORE_RUNNER_REGISTRY, "runner")
     encoders: dict[type, Any] = dict(CORE_ENCODER_REGISTRY)
@@ -319,6 +323,7 @@ def load_experiment(
         gs = from_json(gs_json, bundle) if gs_json is not None else None
         if gs is not None:
             gs._experiment = exp
+            _enforce_generation_rules(gs)
         return exp, gs
     if name is None:
         raise AxNasError(
@@ -339,7 +344,16 @@ def load_experiment(
         )
     except ValueError:
         gs = None  # the experiment was saved without one
+    if gs is not None:
+        _enforce_generation_rules(gs)
     return exp, gs
+
+
+def _enforce_generation_rules(gs: GenerationStrategy) -> None:
+    """Ax does not store a node's fallback table; re-apply the presets' rules."""
+    from ax_nas_plugins.generation import enforce_rules
+
+    enforce_rules(gs)
 
 
 def to_json(obj: Any, bundle: RegistryBundle | None = None) -> dict[str, Any]:

@@ -1,0 +1,159 @@
+"""The ``auto`` preset: picks ``sobol``, ``gp_moo`` or ``saasbo_fast`` and says why."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ax_nas_plugins.generation import _common as common
+
+if TYPE_CHECKING:
+    from ax.core.experiment import Experiment
+    from ax.core.optimization_config import OptimizationConfig
+    from ax.core.search_space import SearchSpace
+    from ax.generation_strategy.generation_strategy import GenerationStrategy
+
+#: Tunable parameters from which the SAAS model is chosen.
+SAAS_MIN_DIMS = 20
+#: Trials beyond which SAAS fits (cubic in the points, times NUTS) get too slow.
+SAAS_MAX_BUDGET = 200
+
+
+def choose(
+    search_space: SearchSpace, budget: int | None, num_initial_trials: int
+) -> tuple[str, str]:
+    """The preset ``auto`` picks and the reason, in words.
+
+    The rule, first match wins:
+
+    1. ``budget`` at most ``num_initial_trials``: ``sobol`` (no trial would
+       be left for a model).
+    2. A purely discrete space with no more cells than ``budget``: ``sobol``
+       (it enumerates every cell without repeats; a model cannot save
+       anything).
+    3. At least :data:`SAAS_MIN_DIMS` tunable (non-fixed) parameters and a
+       budget of at most :data:`SAAS_MAX_BUDGET` (or unknown): ``saasbo_fast``
+       (the SAAS prior finds the few parameters that matter), if JAX and
+       NumPyro are installed; otherwise ``gp_moo``, saying so.
+    4. Otherwise ``gp_moo``.
+    """
+    from ax.core.parameter import (
+        ChoiceParameter,
+        FixedParameter,
+        ParameterType,
+        RangeParameter,
+    )
+
+    tunable = [
+        p for p in search_space.parameters.values() if not isinstance(p, FixedParameter)
+    ]
+    d = len(tunable)
+    if budget is not None and budget <= num_initial_trials:
+        return "sobol", (
+            f"budget {budget} <= num_initial_trials {num_initial_trials}: "
+            "no trial left for a model"
+        )
+    cells = 1
+    for p in tunable:
+        if isinstance(p, ChoiceParameter):
+            cells *= len(p.values)
+        elif isinstance(p, RangeParameter) and p.parameter_type == ParameterType.INT:
+            cells *= int(p.upper - p.lower) + 1
+        else:
+            cells = None
+            break
+    if budget is not None and cells is not None and cells <= budget:
+        return "sobol", f"only {cells} cells for a budget of {budget}: enumerate them"
+    if d >= SAAS_MIN_DIMS and (budget is None or budget <= SAAS_MAX_BUDGET):
+        missing = common.missing_modules("jax", "numpyro")
+        if not missing:
+            return "saasbo_fast", (
+                f"{d} tunable parameters (>= {SAAS_MIN_DIMS}) and budget "
+                f"{budget if budget is not None else 'unknown'} "
+                f"(<= {SAAS_MAX_BUDGET}): SAAS prior"
+            )
+        return "gp_moo", (
+            f"{d} tunable parameters would call for saasbo_fast, but "
+            f"{' and '.join(missing)} are not installed "
+            "(pip install 'ax-nas-plugins[saasbo]')"
+        )
+    return "gp_moo", f"{d} tunable parameters (< {SAAS_MIN_DIMS}) or a large budget"
+
+
+def auto(
+    *,
+    experiment: Experiment | None = None,
+    search_space: SearchSpace | None = None,
+    optimization_config: OptimizationConfig | None = None,
+    budget: int | None = None,
+    num_initial_trials: int = 8,
+    max_parallelism: int | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    torch_threads: int | None = None,
+) -> GenerationStrategy:
+    """Choose a preset from the space's dimension and types and the trial budget.
+
+    The rule is in :func:`choose`. The choice and its reason are logged
+    (logger ``ax_nas_plugins.generation``, level INFO) and kept in the
+    strategy's name, e.g. ``"auto:gp_moo"``. ``auto`` needs the search space
+    (``experiment`` or ``search_space``) and raises
+    :class:`~ax_nas_plugins.generation._common.PresetError` without it.
+
+    Example::
+
+        gs = anp.generation_strategy("auto", experiment=exp, budget=40)
+
+    Args:
+        experiment: Gives the search space and optimization config.
+        search_space: Instead of ``experiment``.
+        optimization_config: Instead of ``experiment``'s.
+        budget: Total trials planned (``None``: unknown).
+        num_initial_trials: Sobol trials before a model.
+        max_parallelism: Most trials generated while earlier ones run.
+        seed: Seed of Sobol (and of NUTS if SAAS is chosen).
+        device: Torch device of a model.
+        torch_threads: ``torch.set_num_threads`` for this process.
+    """
+    name = "auto"
+    space = common.search_space_of(experiment, search_space)
+    if space is None:
+        raise common.PresetError(
+            "auto: needs the search space to choose "
+            "(pass experiment= or search_space=)."
+        )
+    common.check_positive_int(name, "budget", budget, allow_none=True)
+    common.check_positive_int(name, "num_initial_trials", num_initial_trials)
+    chosen, reason = choose(space, budget, num_initial_trials)
+    common.logger.info("auto: chose %s because %s", chosen, reason)
+    opt = common.optimization_config_of(experiment, optimization_config)
+    if chosen == "sobol":
+        from ax_nas_plugins.generation.sobol import sobol
+
+        common.check_seed(name, seed)
+        common.resolve_device(name, device)
+        common.apply_torch_threads(name, torch_threads)
+        strategy = sobol(seed=seed, max_parallelism=max_parallelism)
+    elif chosen == "saasbo_fast":
+        from ax_nas_plugins.generation.saasbo_fast import saasbo_fast
+
+        strategy = saasbo_fast(
+            optimization_config=opt,
+            num_initial_trials=num_initial_trials,
+            max_parallelism=max_parallelism,
+            seed=seed,
+            device=device,
+            torch_threads=torch_threads,
+        )
+    else:
+        from ax_nas_plugins.generation.gp_moo import gp_moo
+
+        strategy = gp_moo(
+            optimization_config=opt,
+            num_initial_trials=num_initial_trials,
+            max_parallelism=max_parallelism,
+            seed=seed,
+            device=device,
+            torch_threads=torch_threads,
+        )
+    strategy._name = f"auto:{chosen}"  # Ax 1.3 has no public setter
+    return strategy

