@@ -194,7 +194,6 @@ def run(settings: DemoSettings, console: Any = None) -> dict[str, Any]:
     from ax.orchestration.orchestrator import Orchestrator, OrchestratorOptions
 
     from ax_nas_plugins import hooks
-    from ax_nas_plugins.generation import enforce_rules
     from ax_nas_plugins.hooks.jsonl import JsonlEventLog
 
     settings.check()
@@ -247,9 +246,6 @@ def run(settings: DemoSettings, console: Any = None) -> dict[str, Any]:
             orchestrator = Orchestrator.from_stored_experiment(
                 EXPERIMENT_NAME, options=options, db_settings=db
             )
-            # Ax does not store a node's fallback table: without this, the
-            # resumed preset would silently fall back to Sobol again.
-            enforce_rules(orchestrator.generation_strategy)
         else:
             orchestrator = Orchestrator(
                 experiment=build_experiment(settings),

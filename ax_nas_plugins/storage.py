@@ -132,12 +132,35 @@ def registry_bundle() -> RegistryBundle:
         decoders[cls.__name__] = cls
     # Ax's core classes (BraninMetric, SyntheticRunner, ...) stay storable too:
     # a bundle's SQL registries hold only the classes it is given.
-    return RegistryBundle(
+    bundle = RegistryBundle(
         metric_clss={**CORE_METRIC_REGISTRY, **metric_ids},  # type: ignore[arg-type]
         runner_clss={**CORE_RUNNER_REGISTRY, **runner_ids},  # type: ignore[arg-type]
         json_encoder_registry=encoders,
         json_decoder_registry=decoders,  # type: ignore[arg-type]
     )
+    # Whoever decodes through the bundle (an Orchestrator resumed with
+    # `db_settings()` too) gets the presets' rules back on the loaded strategy.
+    bundle._decoder = _rules_decoder_class()(bundle.sqa_config)
+    return bundle
+
+
+def _rules_decoder_class() -> type:
+    """Ax's SQL ``Decoder`` that re-applies the presets' rules to strategies."""
+    global _RulesDecoder
+    if _RulesDecoder is None:
+        from ax.storage.sqa_store.decoder import Decoder
+
+        class PresetRulesDecoder(Decoder):
+            def generation_strategy_from_sqa(self, *args: Any, **kwargs: Any) -> Any:
+                gs = super().generation_strategy_from_sqa(*args, **kwargs)
+                _enforce_generation_rules(gs)
+                return gs
+
+        _RulesDecoder = PresetRulesDecoder
+    return _RulesDecoder
+
+
+_RulesDecoder: type | None = None
 
 
 def early_stopping_classes() -> dict[str, type]:

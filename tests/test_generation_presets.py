@@ -358,6 +358,25 @@ def test_no_silent_sobol_fallback_even_after_storage(tmp_path):
     assert loaded._nodes[-1].fallback_specs == {}
 
 
+def test_ax_own_loader_with_db_settings_keeps_the_rule(tmp_path):
+    """Ax's loader, given `anp.db_settings`, as `from_stored_experiment` uses it."""
+    from ax.storage.sqa_store.load import _load_generation_strategy_by_experiment_name
+
+    from ax_nas_plugins import storage
+
+    exp = make_experiment(discrete_space(), objectives=("acc", "size"), name="axload")
+    gs = anp.generation_strategy("gp_moo", experiment=exp)
+    step(exp, gs)  # attaches the strategy to the experiment
+    path = tmp_path / "exp.db"
+    storage.save_experiment(exp, path, gs)
+    db = anp.db_settings(str(path))
+    loaded = _load_generation_strategy_by_experiment_name(
+        "axload", decoder=db.decoder, experiment=exp
+    )
+    assert loaded._nodes[-1].fallback_specs == {}
+    assert loaded._nodes[0].fallback_specs != {}
+
+
 # ------------------------------------------------------------------ storage
 RESUME = """
 import json, sys, warnings
