@@ -43,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ax_nas_plugins.early_stopping._engine import RuleOptions, TrialData, decide
-from ax_nas_plugins.early_stopping._rule import ObjectiveSpec, pareto_mask
+from ax_nas_plugins.stopping._engine import RuleOptions, TrialData, decide
+from ax_nas_plugins.stopping._rule import ObjectiveSpec, pareto_mask
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"

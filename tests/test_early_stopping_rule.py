@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from _curves import digits_curves
 
-from ax_nas_plugins.early_stopping._engine import RuleOptions, TrialData, decide
-from ax_nas_plugins.early_stopping._predictor import CurvePredictor
-from ax_nas_plugins.early_stopping._rule import (
+from ax_nas_plugins.stopping._engine import RuleOptions, TrialData, decide
+from ax_nas_plugins.stopping._predictor import CurvePredictor
+from ax_nas_plugins.stopping._rule import (
     ObjectiveSpec,
     adds_hypervolume,
     p_adds_hypervolume,

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ax_nas_plugins.early_stopping._predictor import CurvePredictor, Prediction
-from ax_nas_plugins.early_stopping._rule import (
+from ax_nas_plugins.stopping._predictor import CurvePredictor, Prediction
+from ax_nas_plugins.stopping._rule import (
     ObjectiveSpec,
     adds_hypervolume,
     p_adds_hypervolume,

@@ -15,7 +15,7 @@ from ax.early_stopping.strategies.base import BaseEarlyStoppingStrategy
 from ax.exceptions.core import UserInputError
 from ax.generation_strategy.generation_node import GenerationNode
 
-from ax_nas_plugins.early_stopping._engine import (
+from ax_nas_plugins.stopping._engine import (
     Decision,
     RuleOptions,
     TrialData,
@@ -24,7 +24,7 @@ from ax_nas_plugins.early_stopping._engine import (
     front_of,
     reference_point,
 )
-from ax_nas_plugins.early_stopping._rule import ObjectiveSpec
+from ax_nas_plugins.stopping._rule import ObjectiveSpec
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
     is a learning curve is predicted, with a standard deviation, from the
     trial's own partial curve and from what the experiment's finished curves
     show about how curves like it ended (see
-    :class:`~ax_nas_plugins.early_stopping._predictor.CurvePredictor`).
+    :class:`~ax_nas_plugins.stopping._predictor.CurvePredictor`).
     Objectives known early (a parameter count, a latency: their curves are
     flat, or they have no progression) are taken as known. With several
     objectives the trial is stopped when the probability that its final
