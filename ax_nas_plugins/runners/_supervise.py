@@ -5,7 +5,9 @@ the orchestrating process, with the replica folder as its only argument. It
 records itself in ``state.json``, starts the job from ``spec.json`` (an argv
 list, never a shell) with stdout/stderr to ``stdout.log``/``stderr.log``,
 waits for it and writes ``exit.json`` (return code, signal, whether a cancel
-was requested). It is a child subreaper, so processes the job leaves behind
+was requested). Just before starting the job it creates ``claim`` with
+``O_EXCL``; if a resumed orchestrator claimed the replica first, the job is
+never started. It is a child subreaper, so processes the job leaves behind
 stay below it and are ended with it: when the job exits, or when this
 supervisor gets SIGTERM/SIGINT/SIGHUP (then the job gets SIGTERM and, after
 ``kill_grace_s``, SIGKILL). Files are written to a temporary name and renamed,
@@ -87,6 +89,8 @@ class _Supervisor:
         _write_json(state_path, self.state)
         if os.path.exists(os.path.join(self.folder, "cancel_requested")):
             self.cancelled = True
+        if not self.cancelled and not self._claim():
+            self.cancelled = True  # a resumed orchestrator decided: never start
         returncode: int
         error: str | None = None
         if self.cancelled:
@@ -136,6 +140,18 @@ class _Supervisor:
         }
         _write_json(os.path.join(self.folder, "exit.json"), result)
         return 0
+
+    def _claim(self) -> bool:
+        """Create ``claim`` (O_EXCL): True if this supervisor may start the job."""
+        try:
+            fd = os.open(
+                os.path.join(self.folder, "claim"), os.O_CREAT | os.O_EXCL | os.O_WRONLY
+            )
+        except FileExistsError:
+            return False
+        os.write(fd, b"supervisor")
+        os.close(fd)
+        return True
 
     @staticmethod
     def _reap_all() -> None:
