@@ -179,7 +179,8 @@ def test_secret_names_in_cfg_env_are_refused(log_root):
 
 
 def test_unknown_state_waits_for_the_grace_period(log_root):
-    """A job whose supervisor and process were SIGKILLed left no exit status."""
+    """A job whose supervisor, waiter and process were SIGKILLed (as in a
+    machine restart) left no exit status."""
     runner = make(log_root, sleep=120.0)
     exp = experiment(runner)
     trial = add_trial(exp)
@@ -190,6 +191,7 @@ def test_unknown_state_waits_for_the_grace_period(log_root):
     with open(os.path.join(app_dir, "trainer", "0", "state.json")) as fh:
         state = json.load(fh)
     os.kill(state["supervisor_pid"], signal.SIGKILL)
+    os.kill(state["pid"], signal.SIGKILL)  # the waiter that records the exit
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not _proc.is_alive(pid), 10, "the job to die")
     wait_for(lambda: not _proc.is_alive(state["supervisor_pid"]), 10, "supervisor")

@@ -25,6 +25,7 @@ never written to disk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -311,14 +312,7 @@ class LocalDetachedScheduler(Scheduler[LocalDetachedOpts]):
         done = _read_json(exit_path) if os.path.exists(exit_path) else None
         if done is not None:
             self._state_cache.pop(folder, None)
-            rc = done.get("returncode")
-            if done.get("cancelled"):
-                return AppState.CANCELLED, f"cancelled (exit code {rc})"
-            if rc == 0:
-                return AppState.SUCCEEDED, "exit code 0"
-            how = f" (signal {done['signal']})" if done.get("signal") else ""
-            extra = f": {done['error']}" if done.get("error") else ""
-            return AppState.FAILED, f"exit code {rc}{how}{extra}"
+            return _exit_state(done, bool(done.get("cancelled")))
         state = self._state(folder)
         if state is None:
             if time.time() - submitted_at < START_GRACE_S:
@@ -329,6 +323,11 @@ class LocalDetachedScheduler(Scheduler[LocalDetachedOpts]):
         # The supervisor ended; it may have just written exit.json.
         if os.path.exists(exit_path):
             return self.replica_state(folder, submitted_at)
+        job = _read_json(os.path.join(folder, "job_exit.json"))
+        if job is not None:  # the supervisor was lost; the job's waiter was not
+            cancelled = os.path.exists(os.path.join(folder, "cancel_requested"))
+            state_, msg = _exit_state(job, cancelled)
+            return state_, f"{msg} (recorded by the job; its supervisor was lost)"
         if _proc.is_alive(state.get("pid"), state.get("pid_start")):
             return AppState.RUNNING, f"pid {state['pid']} (supervisor lost)"
         return AppState.UNKNOWN, (
@@ -454,19 +453,23 @@ class LocalDetachedScheduler(Scheduler[LocalDetachedOpts]):
             if state is None:
                 continue
             pending[folder] = state
-            # Everything below the supervisor now, so that nothing the job
-            # started (even in a session of its own) outlives the cancel.
+            # Everything of the job now: below the supervisor, in the job's
+            # session, or carrying its token (a daemon that left both).
             state["tree"] = {
                 p: _proc.start_time(p)
                 for p in _proc.descendants(state["supervisor_pid"])
             }
-            try:
-                if _proc.is_alive(
-                    state["supervisor_pid"], state.get("supervisor_start")
-                ):
+            state["tree"].update(
+                _proc.job_processes(state.get("sid"), state.get("token"))
+            )
+            if _proc.is_alive(state["supervisor_pid"], state.get("supervisor_start")):
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(state["supervisor_pid"], signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            else:  # supervisor lost: nobody else will end the job
+                for pid, started in state["tree"].items():
+                    if _proc.is_alive(pid, started):
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGTERM)
         all_gone = True
         for folder, state in pending.items():
             pids = {state["supervisor_pid"]: state.get("supervisor_start")}
@@ -475,16 +478,18 @@ class LocalDetachedScheduler(Scheduler[LocalDetachedOpts]):
             pids.update(state["tree"])
             self._watcher.forget(state["supervisor_pid"], state.get("supervisor_start"))
             self._state_cache.pop(folder, None)
-            if _proc.wait_gone(pids, max(0.0, deadline - time.monotonic())):
-                continue
-            for pid, started in pids.items():
-                all_gone &= _proc.kill_tree(pid, started, grace=1.0)
+            how = signal.SIGTERM
+            if not _proc.wait_gone(pids, max(0.0, deadline - time.monotonic())):
+                how = signal.SIGKILL
+                for pid, started in pids.items():
+                    all_gone &= _proc.kill_tree(pid, started, grace=1.0)
             if not os.path.exists(os.path.join(folder, "exit.json")):
+                # the supervisor was lost or killed: record the cancel for it
                 _write_json(
                     os.path.join(folder, "exit.json"),
                     {
-                        "returncode": -9,
-                        "signal": "SIGKILL",
+                        "returncode": -how,
+                        "signal": how.name,
                         "cancelled": True,
                         "finished_at": time.time(),
                         "error": None,
@@ -521,6 +526,18 @@ class LocalDetachedScheduler(Scheduler[LocalDetachedOpts]):
             except FileNotFoundError:
                 continue
         return list(filter_regex(regex, lines)) if regex else lines
+
+
+def _exit_state(done: dict[str, Any], cancelled: bool) -> tuple[AppState, str]:
+    """State and explanation from an exit record (``exit.json``/``job_exit.json``)."""
+    rc = done.get("returncode")
+    if cancelled:
+        return AppState.CANCELLED, f"cancelled (exit code {rc})"
+    if rc == 0:
+        return AppState.SUCCEEDED, "exit code 0"
+    how = f" (signal {done['signal']})" if done.get("signal") else ""
+    extra = f": {done['error']}" if done.get("error") else ""
+    return AppState.FAILED, f"exit code {rc}{how}{extra}"
 
 
 _ORDER = [
