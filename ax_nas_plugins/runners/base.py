@@ -584,19 +584,23 @@ class TorchXJobRunner(Runner):
 
     def _adopt(self, record: dict[str, Any], log_dir: str) -> dict[str, Any] | None:
         """Run metadata of the job a record names, if there is one to adopt."""
-        if record["state"] != _records.STARTING:
+        app_id = record.get("app_id")
+        if record.get("run_metadata"):
             if record["state"] != _records.ENDED:
                 _records.index_add(self.log_root, log_dir)
             return dict(record["run_metadata"], adopted=True)
-        app_id = record.get("app_id")
         if not app_id:
             return None  # the backend gives ids only when submitting: start afresh
         meta = self._metadata(app_id, log_dir, float(record.get("intent_at", 0.0)))
-        if not self._job_started(meta):
+        # a "starting" record a capacity count saw end had a job: adopt it
+        if record["state"] != _records.ENDED and not self._job_started(meta):
             return None
-        record.update(state=_records.SUBMITTED, run_metadata=meta)
+        ended = record["state"] == _records.ENDED
+        record.update(state=record["state"] if ended else _records.SUBMITTED)
+        record["run_metadata"] = meta
         _records.write_record(log_dir, record)
-        _records.index_add(self.log_root, log_dir)
+        if not ended:
+            _records.index_add(self.log_root, log_dir)
         return dict(meta, adopted=True)
 
     def poll_trial_status(
