@@ -2,7 +2,10 @@
 # Services for the real-backend tests: `start` or `stop`.
 # Docker: installs Debian's docker.io and debootstrap if missing (apt-get update
 # once), starts dockerd listening on a unix socket only (no TCP), waits for
-# `docker info`; `stop` ends only the dockerd this script started (pid file).
+# `docker info`; `stop` ends only a dockerd that a `start` of this script
+# launched: ownership (pid + process start time) is recorded in
+# $STATE/dockerd.owner only then, and a dockerd that already answered is
+# never recorded, so never stopped.
 # PostgreSQL: installs Debian's postgresql if its binaries are missing; the
 # test fixture starts and stops its own throw-away server on 127.0.0.1.
 set -euo pipefail
@@ -10,6 +13,7 @@ STATE=${AX_NAS_SERVICES_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ax-nas-plugins/serv
 mkdir -p "$STATE"
 SOCK=/var/run/docker.sock
 PIDFILE=$STATE/dockerd.pid
+OWNER=$STATE/dockerd.owner
 APT_STAMP=$STATE/apt-updated
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
@@ -26,6 +30,11 @@ apt_install() {
 
 docker_ok() { docker -H "unix://$SOCK" info >/dev/null 2>&1; }
 
+# Start time of a pid (clock ticks since boot, field 22 of /proc/PID/stat).
+start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}'; }
+# True while a pid runs (a zombie has ended).
+running() { [[ $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) =~ ^[^ZX]$ ]]; }
+
 start_docker() {
   if docker_ok; then
     echo "services: dockerd already answers on $SOCK (not started by this script)"
@@ -36,8 +45,19 @@ start_docker() {
   # setsid: dockerd lives in its own session; `stop` ends it by pid.
   setsid /usr/sbin/dockerd --host "unix://$SOCK" --pidfile "$PIDFILE" \
     >"$STATE/dockerd.log" 2>&1 < /dev/null &
+  local launched=$!
   for _ in $(seq 1 120); do
-    if docker_ok; then echo "services: dockerd is up"; return 0; fi
+    if docker_ok; then
+      # ours only if the pid file names the process launched above
+      local pid
+      pid=$(cat "$PIDFILE" 2>/dev/null || true)
+      if [[ -n $pid && ($pid == "$launched" ||
+        $(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) == "$launched") ]]; then
+        echo "$pid $(start_time "$pid")" >"$OWNER"
+      fi
+      echo "services: dockerd is up"
+      return 0
+    fi
     sleep 0.5
   done
   echo "services: dockerd did not answer within 60 s; last log lines:" >&2
@@ -46,15 +66,21 @@ start_docker() {
 }
 
 stop_docker() {
-  [[ -f $PIDFILE ]] || return 0
-  local pid
-  pid=$(cat "$PIDFILE")
-  if [[ -n $pid && -d /proc/$pid ]] && grep -q dockerd "/proc/$pid/comm"; then
-    kill "$pid" || true
-    for _ in $(seq 1 60); do [[ -d /proc/$pid ]] || break; sleep 0.5; done
-    [[ -d /proc/$pid ]] && kill -9 "$pid" || true
+  if [[ ! -f $OWNER ]]; then
+    echo "services: no dockerd started by this script; nothing stopped"
+    return 0
   fi
-  rm -f "$PIDFILE"
+  local pid started
+  read -r pid started <"$OWNER" || true
+  if [[ -n $pid && -d /proc/$pid && $(start_time "$pid") == "$started" ]] &&
+    grep -q dockerd "/proc/$pid/comm"; then
+    kill "$pid" || true
+    for _ in $(seq 1 60); do running "$pid" || break; sleep 0.5; done
+    running "$pid" && kill -9 "$pid" || true
+  else
+    echo "services: the recorded dockerd (pid $pid) is gone; nothing stopped"
+  fi
+  rm -f "$OWNER"
 }
 
 postgres_binaries() {

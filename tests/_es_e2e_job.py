@@ -3,8 +3,9 @@
 The trainer replays one cached real learning curve (``benchmarks/data``) into
 TensorBoard event files, one epoch at a time, as a training job would log
 them: ``num_params`` once at step 0, ``val_acc`` at every epoch. It writes
-its pid to ``<log_dir>/pid``. Run as a script it imports neither Ax nor this
-package.
+its pid to ``<log_dir>/pid`` and the last epoch to ``<log_dir>/epochs``, each
+atomically (a stop can land at any moment, and the test reads both). Run as
+a script it imports neither Ax nor this package.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ def curve_job(
     )
 
 
+def _write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so a reader sees the old or the new content,
+    never an empty or half-written file (temporary file, then rename)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
 def main(argv: list[str]) -> None:
     import json
     import time
@@ -56,8 +66,7 @@ def main(argv: list[str]) -> None:
 
     log_dir, tb_dir, config, curves, pause = argv
     os.makedirs(log_dir, exist_ok=True)
-    with open(os.path.join(log_dir, "pid"), "w") as fh:
-        fh.write(str(os.getpid()))
+    _write_atomic(os.path.join(log_dir, "pid"), str(os.getpid()))
     with open(curves) as fh:
         c = json.load(fh)["configs"][int(config)]
     writer = SummaryWriter(tb_dir)
@@ -67,8 +76,7 @@ def main(argv: list[str]) -> None:
         time.sleep(float(pause))
         writer.add_scalar("val_acc", acc, epoch)
         writer.flush()
-        with open(os.path.join(log_dir, "epochs"), "w") as fh:
-            fh.write(str(epoch))
+        _write_atomic(os.path.join(log_dir, "epochs"), str(epoch))
     writer.close()
 
 

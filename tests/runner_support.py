@@ -14,10 +14,16 @@ from ax.core.experiment import Experiment
 from ax.core.parameter import ChoiceParameter, ParameterType, RangeParameter
 from ax.core.search_space import SearchSpace
 
-from ax_nas_plugins.runners import _proc
+from ax_nas_plugins.runners import _proc, _records
 
 COMPONENT = "ax_nas_plugins.testing.components:trainer"
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
+REPO = SCRIPTS.parents[1]
+
+
+def exp_dir(log_root, name: str) -> Path:
+    """The folder of experiment ``name`` under ``log_root`` (slug + name hash)."""
+    return Path(log_root) / _records.folder_name(name)
 
 
 def experiment(runner, name: str = "exp") -> Experiment:

@@ -122,7 +122,7 @@ def test_docker_stop_ends_the_container_process(workdir, image):
     facts = runner.stop(trial, reason="enough")
     assert facts["confirmed_gone"] is True and facts["pids"] == [host_pid]
     assert not _proc.is_alive(host_pid, started)
-    assert poll_until_terminal(runner, [trial]) == {0: TrialStatus.ABANDONED}
+    assert poll_until_terminal(runner, [trial]) == {0: TrialStatus.EARLY_STOPPED}
 
 
 def test_docker_sigkill_then_resume(workdir, image):

@@ -18,6 +18,7 @@ from ax_nas_plugins.runners.base import RunnerError
 from tests.runner_support import (
     COMPONENT,
     add_trial,
+    exp_dir,
     experiment,
     kill_leftovers,
     poll_until_terminal,
@@ -72,7 +73,7 @@ def test_run_completes_with_json_run_metadata(log_root, events):
     assert meta["runner"] == "torchx_local"
     assert meta["scheduler"] == "ax_local_cwd"
     assert meta["app_handle"].startswith("ax_local_cwd://ax_nas/trainer-0-")
-    assert meta["log_dir"] == str(log_root / "exp" / "trial_0000")
+    assert meta["log_dir"] == str(exp_dir(log_root, "exp") / "trial_0000")
     assert meta["tensorboard_dir"] == os.path.join(meta["log_dir"], "tensorboard")
     statuses = poll_until_terminal(runner, [trial])
     assert statuses == {0: TrialStatus.COMPLETED}
@@ -113,9 +114,9 @@ def test_stop_ends_the_whole_process_tree(log_root, events):
     stopped = [e for e in events() if e["event"] == "trial_early_stopped"]
     assert len(stopped) == 1 and stopped[0]["reason"] == "test stop"
     # stopping again is harmless and fires nothing new; a poll sees the job
-    # cancelled (ABANDONED) without reporting it as a failure too
+    # cancelled by a stop: EARLY_STOPPED, and not reported as a failure
     runner.stop(trial)
-    assert runner.poll_trial_status([trial]) == {TrialStatus.ABANDONED: {0}}
+    assert runner.poll_trial_status([trial]) == {TrialStatus.EARLY_STOPPED: {0}}
     names = [e["event"] for e in events()]
     assert names == ["trial_deployed", "trial_early_stopped"]
 
@@ -178,7 +179,8 @@ def test_secret_names_in_cfg_env_are_refused(log_root):
 
 
 def test_unknown_state_waits_for_the_grace_period(log_root):
-    """A job whose supervisor and process were SIGKILLed left no exit status."""
+    """A job whose supervisor, waiter and process were SIGKILLed (as in a
+    machine restart) left no exit status."""
     runner = make(log_root, sleep=120.0)
     exp = experiment(runner)
     trial = add_trial(exp)
@@ -189,6 +191,7 @@ def test_unknown_state_waits_for_the_grace_period(log_root):
     with open(os.path.join(app_dir, "trainer", "0", "state.json")) as fh:
         state = json.load(fh)
     os.kill(state["supervisor_pid"], signal.SIGKILL)
+    os.kill(state["pid"], signal.SIGKILL)  # the waiter that records the exit
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not _proc.is_alive(pid), 10, "the job to die")
     wait_for(lambda: not _proc.is_alive(state["supervisor_pid"]), 10, "supervisor")
@@ -245,8 +248,9 @@ def test_a_resubmitted_trial_adopts_its_job(log_root):
 def test_bad_options_name_the_field(log_root):
     with pytest.raises(RunnerError, match="log_root"):
         anp.runner("torchx_local", component=COMPONENT, cfg={"log_dir": "/tmp/x"})
-    with pytest.raises(Exception, match="cannot import"):
-        anp.runner("torchx_local", component="no_such_module:fn")
+    lazy = anp.runner("torchx_local", component="no_such_module:fn")  # not imported
+    with pytest.raises(Exception, match="cannot import 'no_such_module:fn'"):
+        lazy.run(add_trial(experiment(lazy, name="lazy")))
     runner = anp.runner("torchx_local", component=COMPONENT, component_const_params={})
     exp = experiment(
         anp.runner("torchx_local", component="ax_nas_plugins.testing.components:noop")

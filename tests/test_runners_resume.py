@@ -19,6 +19,7 @@ from tests.runner_support import (
     COMPONENT,
     SCRIPTS,
     add_trial,
+    exp_dir,
     experiment,
     kill_leftovers,
     poll_until_terminal,
@@ -75,6 +76,7 @@ def test_runner_and_trials_round_trip_through_sqlite(workdir, py):
     running.run()
     running.mark_running(no_runner_required=True)
     storage.save_experiment(exp, workdir / "exp.db")
+    assert runner.release_lease("sqlite_rt")  # hand the experiment to the child
     code = f"""
 import json, os
 from ax.core.base_trial import TrialStatus
@@ -98,7 +100,7 @@ print(json.dumps({{
     assert out["meta_equal"] == running.run_metadata["app_id"]
     assert out["status"] == {"COMPLETED": [0], "RUNNING": [1]}
     assert out["stop"]["confirmed_gone"] is True
-    assert poll_until_terminal(runner, [running])[1] == TrialStatus.ABANDONED
+    assert poll_until_terminal(runner, [running])[1] == TrialStatus.EARLY_STOPPED
 
 
 def _orchestrate(mode, workdir, total, sleep, runner="torchx_local", image=""):
@@ -117,7 +119,7 @@ def _orchestrate(mode, workdir, total, sleep, runner="torchx_local", image=""):
 
 
 def trial_dirs(workdir):
-    root = workdir / "runs" / "resume_exp"
+    root = exp_dir(workdir / "runs", "resume_exp")
     return sorted(root.glob("trial_*")) if root.exists() else []
 
 
@@ -169,7 +171,7 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(workdir):
     assert running, "the kill should have caught a running trial"
     for name, pid in running.items():
         # re-attached: the very process that ran at the kill wrote the result
-        assert result(str(workdir / "runs" / "resume_exp" / name))["pid"] == pid
+        assert result(str(exp_dir(workdir / "runs", "resume_exp") / name))["pid"] == pid
         assert not _proc.is_alive(pid)
     events = [p.name for d in dirs for p in (d / ".events").iterdir()]
     assert sorted(events) == sorted(["trial_deployed", "trial_completed"] * total)

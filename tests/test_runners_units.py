@@ -10,7 +10,7 @@ from torchx.specs import AppState
 
 import ax_nas_plugins as anp
 from ax_nas_plugins.runners.status import APP_STATE_TO_TRIAL_STATUS, UnknownClock
-from tests.runner_support import COMPONENT, add_trial, experiment
+from tests.runner_support import COMPONENT, add_trial, exp_dir, experiment
 
 
 def test_every_torchx_state_has_a_row():
@@ -44,7 +44,7 @@ def test_dryrun_is_plain_data_and_hides_secrets(preset, tmp_path, monkeypatch):
     text = json.dumps(plan)  # plain data all the way down
     assert "hunter2-xyz" not in text
     assert "; touch pwned" in text
-    assert plan["log_dir"] == str(tmp_path / "dry" / "trial_0000")
+    assert plan["log_dir"] == str(exp_dir(tmp_path, "dry") / "trial_0000")
     if preset == "torchx_docker":
         (container,) = plan["request"]["containers"]
         assert container["kwargs"]["network_mode"] == "none"

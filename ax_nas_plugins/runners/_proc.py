@@ -21,7 +21,8 @@ import time
 def stat_fields(pid: int) -> list[str] | None:
     """Fields of ``/proc/<pid>/stat`` after the command name, or None if gone.
 
-    Index 0 is the state letter, index 1 the parent pid, index 19 the start time.
+    Index 0 is the state letter, 1 the parent pid, 2 the process group, 3 the
+    session, 19 the start time.
     """
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -69,6 +70,32 @@ def descendants(root: int) -> list[int]:
         pid = queue.pop(0)
         found.append(pid)
         queue.extend(children.get(pid, []))
+    return found
+
+
+def job_processes(sid: int | None, token: str | None) -> dict[int, int | None]:
+    """Live processes of a job, with their start times: those in session
+    ``sid``, and those whose environment carries ``AX_NAS_JOB_TOKEN=<token>``
+    (inherited by whatever the job starts, even a daemon in a session of its
+    own, reparented to pid 1). Our own process is never included."""
+    needle = f"AX_NAS_JOB_TOKEN={token}".encode() if token else None
+    found: dict[int, int | None] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        pid = int(entry)
+        fields = stat_fields(pid)
+        if fields is None or fields[0] in ("Z", "X"):
+            continue
+        member = sid is not None and sid > 0 and int(fields[3]) == sid
+        if not member and needle is not None:
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    member = needle in fh.read().split(b"\0")
+            except OSError:
+                member = False
+        if member:
+            found[pid] = int(fields[19])
     return found
 
 

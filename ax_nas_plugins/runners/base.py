@@ -4,19 +4,55 @@ The rule: a trial becomes one TorchX app, built by calling the component (see
 :mod:`ax_nas_plugins.runners.component`) and submitted to the preset's TorchX
 scheduler with ``cfg``. Everything the runner needs later is in
 ``run_metadata`` as JSON (``app_handle``, ``app_id``, ``scheduler``,
-``log_dir``, ``tensorboard_dir``, ``runner``, ``submitted_at``) and in the
-trial's log folder, so a new process that loads the experiment polls, stops
-and explains the same jobs: the runner holds no live handle that matters.
+``log_dir``, ``tensorboard_dir``, ``runner``, ``submitted_at``) and in files
+(:mod:`ax_nas_plugins.runners._records`): the trial's job record, the index
+of jobs that may hold a slot, and the experiment's lease. So every runner
+object in every process sees the same state: a new process that loads the
+experiment polls, stops and explains the same jobs, and capacity is counted
+from the records, never from one object's memory.
 
-A backend is a small subclass: it names its TorchX ``scheduler`` and
-``plugin_name``, makes its scheduler object (``_make_scheduler``), and may
-add to the app (``_prepare_app``), to the scheduler options
-(``_scheduler_cfg``), to polling several jobs at once (``_describe_many``),
-to the log tail (``_log_tail``) and to cancelling (``_cancel``).
+**Deploy** writes the job record first (``starting``, with the app id when
+the backend knows it before submitting), then submits, then confirms
+(``submitted``). A resumed ``run`` of a trial whose record says ``starting``
+asks the backend whether that job started (``_job_started``): adopt it, or
+submit afresh. A record of another experiment, trial or parameters is refused.
 
-Lifecycle hooks fire once per event per trial, also across processes: a
-marker file in ``<log_dir>/.events/`` is created atomically before each hook
-fires, so a resumed orchestrator never reports a trial twice.
+**Stop** writes ``<log_dir>/.events/stop_requested`` before cancelling, so a
+job found cancelled later (also by a new process after a kill) is reported
+EARLY_STOPPED, not ABANDONED. ``max_runtime_s`` stops a job past its limit
+the same way, with ``.events/max_runtime_exceeded``; the trial is FAILED
+with that reason.
+
+**Lease**: ``run``, ``poll_trial_status`` and ``stop`` take the experiment's
+lease (``<log_root>/<folder>/.lease``: pid, start time, host). Another live
+process is refused with :class:`LeaseHeldError`; a lease whose holder died is
+taken over, so resume after SIGKILL works. ``release_lease`` hands it over.
+
+Extension points, for a new backend (Slurm, Ray, Kubernetes over TorchX's
+schedulers) as a small subclass:
+
+- ``scheduler`` and ``plugin_name`` (class attributes), ``_make_scheduler()``
+  (the TorchX scheduler object; its ``run_opts()`` is the one source of truth
+  for ``cfg``: names, types, defaults), ``managed_cfg`` (options the runner
+  sets itself, e.g. ``log_dir``).
+- ``_scheduler_cfg(log_dir)`` and ``_prepare_app(app, log_dir)``: per-trial
+  scheduler options and changes to the app (mounts, environment).
+- ``_planned_app_id(dryrun_info)``: the app id the backend will use, if it
+  is known before submitting (default: ``dryrun_info.request.app_id``);
+  ``_job_started(meta)``: for a ``starting`` record, whether that job exists
+  (default: the backend describes it). A backend whose ids come only from
+  the submission (Slurm) can find the job by the record's ``intent`` token,
+  put in the job's name or labels in ``_prepare_app``.
+- ``_describe_many(metas)`` (one backend call for many jobs),
+  ``_log_tail(meta, lines)``, ``_cancel(meta)`` (end the job and confirm).
+- ``_backend_capacity()``: free slots as the backend reports them (idle CPUs
+  divided by what one job asks, free GPUs...), or None; capacity is the
+  smaller of that and ``max_concurrent`` minus the jobs in the index.
+
+Nothing here needs a local process supervisor: that is the ``torchx_local``
+scheduler's business. Lifecycle hooks fire once per event per trial, also
+across processes: a marker file in ``<log_dir>/.events/`` is created
+atomically before each hook fires.
 """
 
 from __future__ import annotations
@@ -24,7 +60,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,12 +69,14 @@ from ax.core.runner import Runner
 
 from ax_nas_plugins import hooks
 from ax_nas_plugins.errors import AxNasError
+from ax_nas_plugins.runners import _faults, _records
 from ax_nas_plugins.runners import component as comp
+from ax_nas_plugins.runners._options import OptionError, check_cfg, number
 from ax_nas_plugins.runners.status import APP_STATE_TO_TRIAL_STATUS, UnknownClock
 
 if TYPE_CHECKING:
     from torchx.schedulers.api import DescribeAppResponse, Scheduler
-    from torchx.specs import AppDef
+    from torchx.specs import AppDef, runopts
 
 _TERMINAL = frozenset(
     {
@@ -53,15 +90,18 @@ _TERMINAL = frozenset(
 
 #: The torchx session name in every app handle these runners make.
 SESSION = "ax_nas"
-JOB_FILE = "job.json"
+JOB_FILE = _records.JOB_FILE
+#: Marker files in ``<log_dir>/.events/`` that decide how a cancelled job reads.
+STOP_REQUESTED = "stop_requested"
+RUNTIME_EXCEEDED = "max_runtime_exceeded"
 
 
 class RunnerError(AxNasError, RuntimeError):
     """A trial that cannot be run or stopped as asked (the message says why)."""
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "experiment"
+class LeaseHeldError(RunnerError):
+    """Another live process orchestrates this experiment (the message says which)."""
 
 
 def _params_digest(parameters: dict[str, Any]) -> str:
@@ -73,16 +113,19 @@ class TorchXJobRunner(Runner):
     """Runs each trial as a TorchX app; JSON-only run metadata; survives restarts.
 
     Subclasses are the presets (``torchx_local``, ``torchx_docker``, ...); see
-    the module docstring for what a backend adds. Options common to all:
+    the module docstring for what a backend adds. Options common to all
+    (checked once, here: a wrong one raises :class:`RunnerError` naming it):
 
     Args:
         component: TorchX component (function returning an ``AppDef``) or a
-            ``"module:function"`` string. Stored as that string.
+            ``"module:function"`` string. Stored as that string, and imported
+            only when a trial is deployed (loading an experiment does not
+            need the trainer's code).
         component_const_params: Keyword arguments given to every call of the
             component (trial parameters win on a clash).
         cfg: TorchX scheduler options (``runopts``) for the backend, JSON values.
         log_root: Folder under which each trial gets
-            ``<experiment>/trial_<index>``; made absolute when the runner is made.
+            ``<experiment folder>/trial_<index>``; made absolute.
         secret_env: Names of environment variables passed to each job from the
             orchestrating process's environment at submit time; their values
             are never stored in the experiment or in ``run_metadata``.
@@ -90,17 +133,20 @@ class TorchXJobRunner(Runner):
             unreachable, job record missing) before its trial is failed.
         stop_timeout_s: Seconds ``stop`` waits for a job to end before it
             kills it outright.
-        max_concurrent: Jobs this backend runs at once (capacity reported to
-            the Orchestrator); None means unlimited/unknown.
+        max_concurrent: Jobs under ``log_root`` that run at once (capacity
+            reported to the Orchestrator); None means unlimited/unknown.
         log_tail_lines: Lines of the job's log put in a failed trial's reason.
+        max_runtime_s: Seconds a trial's job may run (from submission); a job
+            past it is stopped and its trial FAILED with that reason. None: no
+            limit.
     """
 
     #: TorchX scheduler name the preset submits to.
     scheduler: ClassVar[str] = ""
     #: Entry-point name of the preset (recorded in run_metadata).
     plugin_name: ClassVar[str] = ""
-    #: Scheduler options the preset accepts in ``cfg``.
-    cfg_keys: ClassVar[frozenset[str]] = frozenset()
+    #: Scheduler options the runner sets per trial (refused in ``cfg``).
+    managed_cfg: ClassVar[frozenset[str]] = frozenset({"log_dir"})
 
     def __init__(
         self,
@@ -113,40 +159,62 @@ class TorchXJobRunner(Runner):
         stop_timeout_s: float = 15.0,
         max_concurrent: int | None = None,
         log_tail_lines: int = 20,
+        max_runtime_s: float | None = None,
     ) -> None:
-        comp.resolve(component)  # fail early with a clear message
         self.component = component
         self.component_const_params = dict(component_const_params or {})
         self.cfg = dict(cfg or {})
         self.log_root = os.path.abspath(log_root or "runs")
         self.secret_env = list(secret_env or [])
-        self.unknown_grace_s = float(unknown_grace_s)
-        self.stop_timeout_s = float(stop_timeout_s)
+        self.unknown_grace_s = unknown_grace_s
+        self.stop_timeout_s = stop_timeout_s
         self.max_concurrent = max_concurrent
-        self.log_tail_lines = int(log_tail_lines)
-        self._check_options()
+        self.log_tail_lines = log_tail_lines
+        self.max_runtime_s = max_runtime_s
         self._live: dict[str, Any] = {}
+        self._check_options()
 
     def _check_options(self) -> None:
-        unknown = sorted(set(self.cfg) - self.cfg_keys)
-        if unknown:
-            hint = (
-                " (the log folder comes from `log_root`)"
-                if "log_dir" in unknown
-                else ""
+        if not callable(self.component) and (
+            not isinstance(self.component, str) or ":" not in self.component
+        ):
+            raise comp.ComponentError(
+                "runner option `component` must be a TorchX component function or "
+                f"a 'module:function' string, got {self.component!r}."
             )
+        try:
+            self.unknown_grace_s = number(
+                "unknown_grace_s", self.unknown_grace_s, low=0
+            )
+            self.stop_timeout_s = number(
+                "stop_timeout_s", self.stop_timeout_s, low=0, low_open=True
+            )
+            self.max_concurrent = number(
+                "max_concurrent",
+                self.max_concurrent,
+                low=1,
+                integer=True,
+                optional=True,
+            )
+            self.log_tail_lines = number(
+                "log_tail_lines", self.log_tail_lines, low=0, integer=True
+            )
+            self.max_runtime_s = number(
+                "max_runtime_s", self.max_runtime_s, low=0, low_open=True, optional=True
+            )
+            self.cfg = check_cfg(
+                self.plugin_name or type(self).__name__,
+                self.cfg,
+                self.scheduler_run_opts(),
+                self.managed_cfg,
+            )
+        except OptionError as exc:
+            raise RunnerError(str(exc)) from None
+        if not all(isinstance(n, str) and n for n in self.secret_env):
             raise RunnerError(
-                f"{self.plugin_name}: unknown `cfg` option(s) {unknown}{hint}. "
-                f"Allowed: {sorted(self.cfg_keys)}."
+                f"runner option `secret_env` must be a list of variable names, got "
+                f"{self.secret_env!r}."
             )
-        for key, value in self.cfg.items():
-            try:
-                json.dumps(value)
-            except TypeError as exc:
-                raise RunnerError(
-                    f"runner option `cfg[{key!r}]` must be a JSON value "
-                    f"(it is stored with the experiment), got {value!r}."
-                ) from exc
         env = self.cfg.get("env")
         if isinstance(env, dict) and set(env) & set(self.secret_env):
             raise RunnerError(
@@ -155,16 +223,10 @@ class TorchXJobRunner(Runner):
                 "`secret_env`: cfg is stored with the experiment, so give secrets "
                 "only through `secret_env`."
             )
-        if self.max_concurrent is not None and self.max_concurrent < 1:
-            raise RunnerError(
-                f"runner option `max_concurrent` must be a positive integer or "
-                f"None, got {self.max_concurrent!r}."
-            )
-        if self.unknown_grace_s < 0 or self.stop_timeout_s <= 0:
-            raise RunnerError(
-                "runner options `unknown_grace_s` (>= 0) and `stop_timeout_s` (> 0) "
-                f"got {self.unknown_grace_s!r} and {self.stop_timeout_s!r}."
-            )
+
+    def scheduler_run_opts(self) -> runopts:
+        """The backend scheduler's ``run_opts()``: what ``cfg`` accepts."""
+        return self._get_scheduler().run_opts()
 
     # -- storage --------------------------------------------------------------
 
@@ -203,10 +265,6 @@ class TorchXJobRunner(Runner):
             self._live["clock"] = UnknownClock(self.unknown_grace_s)
         return self._live["clock"]
 
-    @property
-    def _active(self) -> set[int]:
-        return self._live.setdefault("active", set())
-
     # -- backend hooks ----------------------------------------------------------
 
     def _make_scheduler(self) -> Scheduler:
@@ -220,10 +278,33 @@ class TorchXJobRunner(Runner):
     def _prepare_app(self, app: AppDef, log_dir: str) -> None:
         """Change the app before submission (mounts, environment). Default: none."""
 
+    def _planned_app_id(self, dryrun_info: Any) -> str | None:
+        """The app id the backend will give the job, if known before submitting."""
+        app_id = getattr(dryrun_info.request, "app_id", None)
+        return app_id if isinstance(app_id, str) else None
+
+    def _job_started(self, meta: dict[str, Any]) -> bool:
+        """For a ``starting`` record: did the job of ``meta`` reach the backend?
+
+        Default: the backend describes it. A backend that cannot be asked is
+        an error (starting the job again could run it twice).
+        """
+        desc = self._describe_many({0: meta}).get(0)
+        if isinstance(desc, Exception):
+            raise RunnerError(
+                f"{self.plugin_name}: cannot tell whether job {meta['app_id']} "
+                f"started (the backend could not be asked: {desc}); retry later."
+            )
+        return desc is not None
+
+    def _backend_capacity(self) -> int | None:
+        """Free slots as the backend reports them, or None (unknown). Default: None."""
+        return None
+
     def _describe_many(
         self, app_ids: dict[int, dict[str, Any]]
     ) -> dict[int, DescribeAppResponse | Exception | None]:
-        """Describe several jobs (trial index -> run_metadata); one call per job."""
+        """Describe several jobs (key -> run_metadata); one call per job."""
         sched = self._get_scheduler()
         out: dict[int, DescribeAppResponse | Exception | None] = {}
         for index, meta in app_ids.items():
@@ -254,11 +335,38 @@ class TorchXJobRunner(Runner):
 
     # -- helpers ----------------------------------------------------------------
 
+    def experiment_dir(self, experiment_name: str) -> str:
+        """``<log_root>/<slug>-<hash>``: one folder per exact experiment name."""
+        return os.path.join(self.log_root, _records.folder_name(experiment_name))
+
     def trial_log_dir(self, experiment_name: str, trial_index: int) -> str:
-        """``<log_root>/<experiment>/trial_<index>`` (the name made path-safe)."""
+        """``<log_root>/<slug>-<hash>/trial_<index>`` (see :meth:`experiment_dir`)."""
         return os.path.join(
-            self.log_root, _safe(experiment_name), f"trial_{trial_index:04d}"
+            self.experiment_dir(experiment_name), f"trial_{trial_index:04d}"
         )
+
+    def _hold_lease(self, experiment_name: str) -> None:
+        folder = self.experiment_dir(experiment_name)
+        try:
+            _records.take_lease(folder)
+        except _records.LeaseHeld as exc:
+            h = exc.holder
+            since = time.strftime(
+                "%Y-%m-%d %H:%M:%S", time.localtime(float(h.get("taken_at", 0)))
+            )
+            raise LeaseHeldError(
+                f"Experiment {experiment_name!r} is orchestrated by another live "
+                f"process (pid {h.get('pid')} on {h.get('host')}, since {since}; "
+                f"lease file {os.path.join(folder, _records.LEASE_FILE)}). Two "
+                "orchestrators on one experiment would each decide its trials' "
+                "statuses: stop that process first (its lease ends when it exits), "
+                "or, if it ran on a machine that is gone, delete the lease file."
+            ) from None
+
+    def release_lease(self, experiment_name: str) -> bool:
+        """Give up this process's lease of the experiment (True if it held it),
+        so that another process may run, poll or stop its trials."""
+        return _records.release_lease(self.experiment_dir(experiment_name))
 
     def build_app(self, trial: BaseTrial) -> tuple[AppDef, dict[str, Any], str]:
         """The trial's AppDef, scheduler cfg and log folder (nothing submitted)."""
@@ -271,6 +379,10 @@ class TorchXJobRunner(Runner):
             )
         experiment_name = trial.experiment.name or "experiment"
         log_dir = self.trial_log_dir(experiment_name, trial.index)
+        _check_no_nul(trial.index, dict(trial.arm.parameters), "parameter")
+        _check_no_nul(
+            trial.index, self.component_const_params, "component_const_params"
+        )
         fn = comp.resolve(self.component)
         kwargs = comp.component_kwargs(
             fn,
@@ -301,6 +413,11 @@ class TorchXJobRunner(Runner):
         for role in app.roles:
             for name in self.secret_env:
                 role.env[name] = os.environ[name]
+            _check_no_nul(
+                trial.index,
+                {"entrypoint": role.entrypoint, "args": role.args, "env": role.env},
+                f"role {role.name!r}",
+            )
         self._prepare_app(app, log_dir)
         return app, self._scheduler_cfg(log_dir), log_dir
 
@@ -325,14 +442,25 @@ class TorchXJobRunner(Runner):
             return request.to_dict()
         return _plain(request)
 
+    def _secret_values(self) -> list[str]:
+        values = {os.environ[n] for n in self.secret_env if os.environ.get(n)}
+        return sorted(values, key=len, reverse=True)
+
     def _redact(self, data: Any) -> Any:
-        secrets = {os.environ[n] for n in self.secret_env if os.environ.get(n)}
+        secrets = self._secret_values()
         if not secrets:
             return data
         text = json.dumps(data)
         for value in secrets:
             text = text.replace(json.dumps(value)[1:-1], "<secret>")
         return json.loads(text)
+
+    def redact_text(self, text: str) -> str:
+        """``text`` with every value of a ``secret_env`` variable replaced by
+        ``<secret>`` (for reasons and log tails that get stored)."""
+        for value in self._secret_values():
+            text = text.replace(value, "<secret>")
+        return text
 
     def _fire_once(
         self, event: str, meta: dict[str, Any], trial: BaseTrial, **kw: Any
@@ -359,120 +487,223 @@ class TorchXJobRunner(Runner):
             **kw,
         )
 
+    def _metadata(
+        self, app_id: str, log_dir: str, submitted_at: float
+    ) -> dict[str, Any]:
+        from torchx.specs import make_app_handle
+
+        return {
+            "runner": self.plugin_name,
+            "scheduler": self.scheduler,
+            "app_handle": make_app_handle(self.scheduler, SESSION, app_id),
+            "app_id": app_id,
+            "log_dir": log_dir,
+            "tensorboard_dir": os.path.join(log_dir, "tensorboard"),
+            "submitted_at": submitted_at,
+        }
+
+    def _check_record(
+        self, record: dict[str, Any], name: str, index: int, digest: str, log_dir: str
+    ) -> None:
+        mismatch = []
+        if record.get("experiment_name", name) != name:
+            mismatch.append(f"experiment {record.get('experiment_name')!r}")
+        if record.get("trial_index", index) != index:
+            mismatch.append(f"trial {record.get('trial_index')}")
+        if record.get("params_digest") != digest:
+            mismatch.append("other parameters")
+        if record.get("scheduler") != self.scheduler:
+            mismatch.append(f"scheduler {record.get('scheduler')!r}")
+        if mismatch:
+            raise RunnerError(
+                f"Trial {index} of experiment {name!r}: its log folder {log_dir} "
+                f"already holds a job of another run ({', '.join(mismatch)}). Use a "
+                "new `log_root` or experiment name, or remove that folder."
+            )
+
     # -- Ax Runner API ------------------------------------------------------------
 
     def run(self, trial: BaseTrial) -> dict[str, Any]:
         """Submit the trial's job; returns JSON run metadata.
 
-        If the trial's log folder already records a job for this experiment,
-        trial and parameters (the orchestrator died after submitting but
-        before saving), that job is adopted instead of starting a second one.
-        A record for different parameters is an error.
+        The job record is written first (``starting``), then the job is
+        submitted, then the record is confirmed. If the trial's folder
+        already records a job of this experiment, trial and parameters (the
+        orchestrator died before Ax saved the trial), that job is adopted
+        (``adopted: true``) instead of starting a second one; a ``starting``
+        record is adopted only if the backend has the job, else the job is
+        submitted afresh. A record of another run is an error.
         """
-        app, cfg, log_dir = self.build_app(trial)
-        digest = _params_digest(dict(trial.arm.parameters))  # type: ignore[attr-defined]
-        record_path = os.path.join(log_dir, JOB_FILE)
-        try:
-            with open(record_path, encoding="utf-8") as fh:
-                record = json.load(fh)
-        except (FileNotFoundError, json.JSONDecodeError):
-            record = None
+        name = trial.experiment.name or "experiment"
+        self._hold_lease(name)
+        log_dir = self.trial_log_dir(name, trial.index)
+        params = (
+            dict(getattr(trial, "arm", None).parameters)
+            if getattr(trial, "arm", None)
+            else {}
+        )
+        digest = _params_digest(params)
+        record = _records.read_record(log_dir)
         if record is not None:
-            if (
-                record.get("params_digest") == digest
-                and record.get("scheduler") == self.scheduler
-            ):
-                meta = dict(record["run_metadata"], adopted=True)
-                self._active.add(trial.index)
-                return meta
-            raise RunnerError(
-                f"Trial {trial.index}'s log folder {log_dir} already holds a job of "
-                "another run (different parameters or scheduler). Use a new "
-                "`log_root` or experiment name, or remove that folder."
-            )
-        os.makedirs(log_dir, exist_ok=True)
-        handle = self._torchx_runner().run(app, self.scheduler, cfg)
-        app_id = handle.rsplit("/", 1)[-1]
-        meta = {
-            "runner": self.plugin_name,
+            self._check_record(record, name, trial.index, digest, log_dir)
+            adopted = self._adopt(record, log_dir)
+            if adopted is not None:
+                return adopted
+        app, cfg, log_dir = self.build_app(trial)
+        tx = self._torchx_runner()
+        info = tx.dryrun(app, self.scheduler, cfg)
+        record = {
+            "version": 2,
+            "experiment_name": name,
+            "trial_index": trial.index,
+            "params_digest": digest,
             "scheduler": self.scheduler,
-            "app_handle": handle,
-            "app_id": app_id,
-            "log_dir": log_dir,
-            "tensorboard_dir": os.path.join(log_dir, "tensorboard"),
-            "submitted_at": time.time(),
+            "runner": self.plugin_name,
+            "state": _records.STARTING,
+            "app_id": self._planned_app_id(info),
+            "intent_at": time.time(),
         }
-        tmp = record_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(
-                {
-                    "params_digest": digest,
-                    "scheduler": self.scheduler,
-                    "trial_index": trial.index,
-                    "run_metadata": meta,
-                },
-                fh,
-            )
-        os.replace(tmp, record_path)
-        self._active.add(trial.index)
+        _records.write_record(log_dir, record)
+        _records.index_add(self.log_root, log_dir)
+        _faults.point("after_intent", trial.index)
+        try:
+            handle = tx.schedule(info)
+        except BaseException:
+            _records.mark_ended(self.log_root, log_dir)
+            os.unlink(os.path.join(log_dir, JOB_FILE))
+            raise
+        _faults.point("after_submit", trial.index)
+        meta = self._metadata(handle.rsplit("/", 1)[-1], log_dir, time.time())
+        record.update(
+            state=_records.SUBMITTED, app_id=meta["app_id"], run_metadata=meta
+        )
+        _records.write_record(log_dir, record)
+        _faults.point("after_confirm", trial.index)
         self._fire_once("trial_deployed", meta, trial)
         return meta
+
+    def _adopt(self, record: dict[str, Any], log_dir: str) -> dict[str, Any] | None:
+        """Run metadata of the job a record names, if there is one to adopt."""
+        app_id = record.get("app_id")
+        if record.get("run_metadata"):
+            if record["state"] != _records.ENDED:
+                _records.index_add(self.log_root, log_dir)
+            return dict(record["run_metadata"], adopted=True)
+        if not app_id:
+            return None  # the backend gives ids only when submitting: start afresh
+        meta = self._metadata(app_id, log_dir, float(record.get("intent_at", 0.0)))
+        # a "starting" record a capacity count saw end had a job: adopt it
+        if record["state"] != _records.ENDED and not self._job_started(meta):
+            return None
+        ended = record["state"] == _records.ENDED
+        record.update(state=record["state"] if ended else _records.SUBMITTED)
+        record["run_metadata"] = meta
+        _records.write_record(log_dir, record)
+        if not ended:
+            _records.index_add(self.log_root, log_dir)
+        return dict(meta, adopted=True)
 
     def poll_trial_status(
         self, trials: Iterable[BaseTrial]
     ) -> dict[TrialStatus, set[int]]:
         """One look at every trial's job, mapped through the status table.
 
-        Unknown states keep the trial's status until ``unknown_grace_s`` has
-        passed; then the trial is FAILED (``poll_exception`` says why).
+        A cancelled job reads EARLY_STOPPED when ``stop`` asked for it, FAILED
+        when ``max_runtime_s`` did, ABANDONED otherwise. Unknown states keep
+        the trial's status until ``unknown_grace_s`` has passed; then the
+        trial is FAILED (``poll_exception`` says why).
         """
         trials = list(trials)
         metas = {
             t.index: t.run_metadata for t in trials if t.run_metadata.get("app_id")
         }
-        described = self._describe_many(metas) if metas else {}
+        if not metas:
+            return {}
+        self._hold_lease(trials[0].experiment.name or "experiment")
+        described = self._describe_many(metas)
         result: dict[TrialStatus, set[int]] = {}
         by_index = {t.index: t for t in trials}
         for index, desc in described.items():
-            trial = by_index[index]
-            state = None if desc is None or isinstance(desc, Exception) else desc.state
-            status = APP_STATE_TO_TRIAL_STATUS.get(state) if state is not None else None
+            trial, meta = by_index[index], metas[index]
+            status = self._status_of(trial, meta, desc)
             if status is None:
-                if not self._clock.expired(index):
-                    status = trial.status if trial.status not in _TERMINAL else None
-                    if status is None:
-                        continue
-                else:
-                    status = TrialStatus.FAILED
-            else:
-                self._clock.reset(index)
+                continue
             result.setdefault(status, set()).add(index)
             if status in _TERMINAL:
-                self._active.discard(index)
-            else:
-                self._active.add(index)
-            meta = metas[index]
-            if status == TrialStatus.COMPLETED:
-                self._fire_once("trial_completed", meta, trial)
-            elif status == TrialStatus.FAILED or (
-                status == TrialStatus.ABANDONED
-                # a job this pack stopped was reported as early-stopped already
-                and not os.path.exists(
-                    os.path.join(meta["log_dir"], ".events", "trial_early_stopped")
-                )
-            ):
-                self._fire_once(
-                    "trial_failed", meta, trial, reason=self._short_reason(desc, index)
-                )
+                _records.mark_ended(self.log_root, meta["log_dir"])
+            self._fire_for(status, trial, meta, desc)
         return result
 
-    def _short_reason(self, desc: Any, index: int) -> str:
+    def _status_of(
+        self, trial: BaseTrial, meta: dict[str, Any], desc: Any
+    ) -> TrialStatus | None:
+        from torchx.specs import AppState
+
+        index = trial.index
+        state = None if desc is None or isinstance(desc, Exception) else desc.state
+        status = APP_STATE_TO_TRIAL_STATUS.get(state) if state is not None else None
+        if status is None:
+            if not self._clock.expired(index):
+                return trial.status if trial.status not in _TERMINAL else None
+            return TrialStatus.FAILED
+        self._clock.reset(index)
+        if state == AppState.CANCELLED:
+            if _marker(meta, STOP_REQUESTED) is not None:
+                return TrialStatus.EARLY_STOPPED
+            if _marker(meta, RUNTIME_EXCEEDED) is not None:
+                return TrialStatus.FAILED
+        if status == TrialStatus.RUNNING and self._over_runtime(meta):
+            return self._stop_for_runtime(trial, meta)
+        return status
+
+    def _over_runtime(self, meta: dict[str, Any]) -> bool:
+        if self.max_runtime_s is None:
+            return False
+        started = float(meta.get("submitted_at") or time.time())
+        return time.time() - started > self.max_runtime_s
+
+    def _stop_for_runtime(self, trial: BaseTrial, meta: dict[str, Any]) -> TrialStatus:
+        reason = (
+            f"stopped: ran longer than max_runtime_s={self.max_runtime_s:g} "
+            f"(submitted {time.time() - float(meta['submitted_at']):.0f} s ago)"
+        )
+        _write_marker(meta, RUNTIME_EXCEEDED, {"reason": reason, "at": time.time()})
+        try:
+            self._cancel(meta)
+        except Exception:  # not confirmed: the next poll tries again
+            return TrialStatus.RUNNING
+        return TrialStatus.FAILED
+
+    def _fire_for(
+        self, status: TrialStatus, trial: BaseTrial, meta: dict[str, Any], desc: Any
+    ) -> None:
+        if status == TrialStatus.COMPLETED:
+            self._fire_once("trial_completed", meta, trial)
+        elif status == TrialStatus.EARLY_STOPPED:
+            asked = _marker(meta, STOP_REQUESTED) or {}
+            self._fire_once(
+                "trial_early_stopped", meta, trial, reason=asked.get("reason")
+            )
+        elif status in (TrialStatus.FAILED, TrialStatus.ABANDONED):
+            self._fire_once(
+                "trial_failed",
+                meta,
+                trial,
+                reason=self.redact_text(self._short_reason(desc, trial.index, meta)),
+            )
+
+    def _short_reason(
+        self, desc: Any, index: int, meta: dict[str, Any] | None = None
+    ) -> str:
+        runtime = _marker(meta, RUNTIME_EXCEEDED) if meta else None
         if desc is None:
             base = "the backend no longer knows this job"
         elif isinstance(desc, Exception):
             base = f"the backend could not be asked: {type(desc).__name__}: {desc}"
         else:
             base = f"{desc.state.name}: {desc.msg}"
+        if runtime:
+            base = f"{runtime.get('reason')} ({base})"
         unknown = self._clock.unknown_for(index)
         if unknown > 0:
             base += (
@@ -482,16 +713,14 @@ class TorchXJobRunner(Runner):
 
     def poll_exception(self, trial: BaseTrial) -> str:
         """Why the trial's job failed: state and exit code, TorchX's structured
-        error (TorchElastic error file) and the last lines of the job's log."""
+        error (TorchElastic error file) and the last lines of the job's log,
+        with every ``secret_env`` value replaced by ``<secret>``."""
         meta = trial.run_metadata
         if not meta.get("app_id"):
             return "the trial was never submitted (no app id in run_metadata)"
         parts: list[str] = []
-        try:
-            desc = self._get_scheduler().describe(meta["app_id"])
-        except Exception as exc:
-            desc = exc
-        parts.append(self._short_reason(desc, trial.index))
+        desc = self._describe_many({trial.index: meta}).get(trial.index)
+        parts.append(self._short_reason(desc, trial.index, meta))
         structured = getattr(desc, "structured_error_msg", None)
         if structured and structured != "<NONE>":
             parts.append(f"torchx error: {_error_message(structured)}")
@@ -502,15 +731,23 @@ class TorchXJobRunner(Runner):
         if tail:
             parts.append("last log lines:\n" + "\n".join(tail))
         parts.append(f"log dir: {meta.get('log_dir')}")
-        return "\n".join(parts)
+        return self.redact_text("\n".join(parts))
 
     def stop(self, trial: BaseTrial, reason: str | None = None) -> dict[str, Any]:
-        """Cancel the trial's job and wait (up to ``stop_timeout_s``) until it ended."""
+        """Cancel the trial's job and wait (up to ``stop_timeout_s``) until it ended.
+
+        ``<log_dir>/.events/stop_requested`` is written first, so the job reads
+        EARLY_STOPPED (not ABANDONED) to any process that finds it cancelled.
+        """
         meta = trial.run_metadata
         if not meta.get("app_id"):
             return {"reason": reason} if reason else {}
+        self._hold_lease(trial.experiment.name or "experiment")
+        _write_marker(meta, STOP_REQUESTED, {"reason": reason, "at": time.time()})
+        _faults.point("after_stop_intent", trial.index)
         facts = self._cancel(meta)
-        self._active.discard(trial.index)
+        _faults.point("after_cancel", trial.index)
+        _records.mark_ended(self.log_root, meta["log_dir"])
         self._fire_once("trial_early_stopped", meta, trial, reason=reason)
         out: dict[str, Any] = {"stopped_at": time.time(), **facts}
         if reason:
@@ -518,11 +755,87 @@ class TorchXJobRunner(Runner):
         return out
 
     def poll_available_capacity(self) -> int:
-        """Free job slots: ``max_concurrent`` minus jobs this process knows to run;
-        -1 (unlimited/unknown) without ``max_concurrent``."""
-        if self.max_concurrent is None:
-            return -1
-        return max(0, self.max_concurrent - len(self._active))
+        """Free job slots: ``max_concurrent`` minus the jobs in ``log_root``'s index
+        that still hold a slot (from the files, so every runner object and
+        process agrees), capped by ``_backend_capacity()``; -1 when neither
+        limits it."""
+        slots = -1
+        if self.max_concurrent is not None:
+            slots = max(0, self.max_concurrent - self.count_active_jobs())
+        backend = self._backend_capacity()
+        if backend is not None and backend >= 0:
+            slots = backend if slots < 0 else min(slots, backend)
+        return slots
+
+    def count_active_jobs(self) -> int:
+        """Jobs under ``log_root`` that hold a slot now: starting or running, as
+        the backend describes them. Ended ones leave the index."""
+        from torchx.specs.api import AppState, is_terminal
+
+        metas: dict[int, dict[str, Any]] = {}
+        logs: dict[int, str] = {}
+        count = 0
+        for key, (_entry, log_dir) in enumerate(_records.index_list(self.log_root)):
+            record = _records.read_record(log_dir)
+            if record is None or record["state"] == _records.ENDED:
+                _records.index_remove(self.log_root, log_dir)
+                continue
+            meta = record.get("run_metadata")
+            if meta is None and record.get("app_id"):
+                meta = {"app_id": record["app_id"], "log_dir": log_dir}
+            if meta is None:  # no id yet: holds a slot while it may still start
+                count += time.time() - float(record.get("intent_at", 0)) < 60.0
+                continue
+            metas[key], logs[key] = meta, log_dir
+        for key, desc in (self._describe_many(metas) if metas else {}).items():
+            if isinstance(desc, Exception):
+                count += 1  # the backend cannot be asked: assume the job runs
+            elif desc is not None and is_terminal(desc.state):
+                _records.mark_ended(self.log_root, logs[key])
+            elif desc is not None and desc.state != AppState.UNKNOWN:
+                count += 1
+        return count
+
+
+def _marker(meta: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    """The JSON of ``<log_dir>/.events/<name>``, ``{}`` if not JSON, None if absent."""
+    if not meta or not meta.get("log_dir"):
+        return None
+    path = os.path.join(meta["log_dir"], ".events", name)
+    if not os.path.exists(path):
+        return None
+    data = _records.read_json(path)
+    return data if isinstance(data, dict) else {}
+
+
+def _write_marker(meta: dict[str, Any], name: str, data: dict[str, Any]) -> None:
+    folder = os.path.join(meta["log_dir"], ".events")
+    os.makedirs(folder, exist_ok=True)
+    _records.write_json(os.path.join(folder, name), data)
+
+
+def _check_no_nul(index: int, values: Any, what: str) -> None:
+    """Refuse a NUL byte in ``values``: no argv item or variable can hold one."""
+    if isinstance(values, dict):
+        for key, value in values.items():
+            if isinstance(key, str) and "\x00" in key:
+                raise RunnerError(
+                    f"Trial {index}: {what} name {key!r} contains a NUL byte, "
+                    "which no command line or environment can hold."
+                )
+            try:
+                _check_no_nul(index, value, what)
+            except RunnerError:
+                raise RunnerError(
+                    f"Trial {index}: {what} {key!r} = {value!r} contains a NUL byte "
+                    "(\\x00), which no command line or environment variable can "
+                    "hold. Remove it from the search space or the value."
+                ) from None
+    elif isinstance(values, list | tuple):
+        for value in values:
+            _check_no_nul(index, value, what)
+    elif isinstance(values, str) and "\x00" in values:
+        raise RunnerError(f"Trial {index}: {what} contains a NUL byte.")
 
 
 def _error_message(structured: str) -> str:

@@ -28,15 +28,6 @@ from typing import Any
 
 from ax_nas_plugins.errors import AxNasError
 
-#: Arguments the runner fills in when the component declares them.
-AUTO_ARGS = (
-    "trial_index",
-    "trial_idx",
-    "experiment_name",
-    "log_dir",
-    "tensorboard_dir",
-)
-
 
 class ComponentError(AxNasError, ValueError):
     """A component that cannot be found, stored or called with a trial's arguments."""

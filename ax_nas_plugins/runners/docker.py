@@ -19,10 +19,13 @@ Example::
         cfg={"network": "none"},
     )
 
-Scheduler options (``cfg``): ``network`` (default ``"none"``), ``copy_env``
-(glob patterns of variables to copy), ``env`` (plain variables: stored with
-the experiment, so never secrets; use ``secret_env``), ``privileged``,
-``kill_grace_s`` (seconds between SIGTERM and SIGKILL on stop, default 5).
+Scheduler options (``cfg``) are the scheduler's ``run_opts()``
+(:class:`~ax_nas_plugins.runners.schedulers.docker_isolated.IsolatedDockerOpts`):
+``network`` (default ``"none"``), ``copy_env`` (glob patterns of variables
+to copy), ``env`` (plain variables: stored with the experiment, so never
+secrets; use ``secret_env``), ``privileged``, ``kill_grace_s`` (seconds
+between SIGTERM and SIGKILL on stop, default 5), and TorchX's
+``image_repo``/``quiet``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ax_nas_plugins.runners.base import SESSION, RunnerError, TorchXJobRunner
+from ax_nas_plugins.runners.schedulers._opts import KILL_GRACE_S
 
 if TYPE_CHECKING:
     from torchx.schedulers.api import DescribeAppResponse
@@ -45,13 +49,11 @@ class TorchXDockerRunner(TorchXJobRunner):
     """Docker containers (TorchX ``local_docker``) on no network; saved and resumed.
 
     Options are those of :class:`~ax_nas_plugins.runners.base.TorchXJobRunner`;
-    ``cfg`` takes ``network``, ``copy_env``, ``env``, ``privileged`` and
-    ``kill_grace_s``.
+    ``cfg`` takes what the scheduler's ``run_opts()`` declares.
     """
 
     scheduler = "local_docker"
     plugin_name = "torchx_docker"
-    cfg_keys = frozenset({"network", "copy_env", "env", "privileged", "kill_grace_s"})
 
     def _make_scheduler(self) -> IsolatedDockerScheduler:
         from ax_nas_plugins.runners.schedulers.docker_isolated import (
@@ -97,7 +99,7 @@ class TorchXDockerRunner(TorchXJobRunner):
         return self._get_scheduler().log_tail(meta["app_id"], lines)
 
     def _cancel(self, meta: dict[str, Any]) -> dict[str, Any]:
-        grace = float(self.cfg.get("kill_grace_s", 5.0))
+        grace = float(self.cfg.get("kill_grace_s", KILL_GRACE_S))
         facts = self._get_scheduler().cancel_confirmed(meta["app_id"], grace)
         if not facts["confirmed_gone"]:
             raise RunnerError(

@@ -22,8 +22,10 @@ Example::
         max_concurrent=4,
     )
 
-Scheduler options (``cfg``): ``prepend_cwd`` (bool), ``kill_grace_s`` (float,
-default 5). ``log_dir`` is set per trial by the runner from ``log_root``.
+Scheduler options (``cfg``) are the scheduler's ``run_opts()``
+(:class:`~ax_nas_plugins.runners.schedulers.local_detached.LocalDetachedOpts`):
+``prepend_cwd`` (bool), ``kill_grace_s`` (float >= 0, default 5). ``log_dir``
+is set per trial by the runner from ``log_root``.
 """
 
 from __future__ import annotations
@@ -43,12 +45,11 @@ class TorchXLocalRunner(TorchXJobRunner):
     """Local processes (TorchX ``local_cwd`` semantics) that can be saved and resumed.
 
     Options are those of :class:`~ax_nas_plugins.runners.base.TorchXJobRunner`;
-    ``cfg`` takes ``prepend_cwd`` and ``kill_grace_s``.
+    ``cfg`` takes what ``ax_local_cwd``'s ``run_opts()`` declares.
     """
 
     scheduler = "ax_local_cwd"
     plugin_name = "torchx_local"
-    cfg_keys = frozenset({"prepend_cwd", "kill_grace_s"})
 
     def _make_scheduler(self) -> LocalDetachedScheduler:
         from ax_nas_plugins.runners.schedulers.local_detached import (
@@ -77,7 +78,7 @@ class TorchXLocalRunner(TorchXJobRunner):
     def _log_tail(self, meta: dict[str, Any], lines: int) -> list[str]:
         out: list[str] = []
         app_dir = self._app_dir(meta)
-        for role, k, folder in self._get_scheduler()._replica_folders(app_dir):
+        for role, k, folder in self._get_scheduler().replica_folders(app_dir):
             for stream in ("stderr.log", "stdout.log"):
                 path = os.path.join(folder, stream)
                 if not os.path.exists(path):
@@ -88,6 +89,11 @@ class TorchXLocalRunner(TorchXJobRunner):
                     out.append(f"--- {role}/{k} {stream} ---")
                     out.extend(got)
         return out
+
+    def _job_started(self, meta: dict[str, Any]) -> bool:
+        """Adopt a ``starting`` job only if a supervisor claimed a replica; else
+        claim them all, so that a supervisor still starting never runs it."""
+        return self._get_scheduler().claim_or_adopt(self._app_dir(meta))
 
     def _cancel(self, meta: dict[str, Any]) -> dict[str, Any]:
         gone = self._get_scheduler().cancel_dir(

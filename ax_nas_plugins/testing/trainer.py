@@ -26,6 +26,15 @@ import sys
 import time
 
 
+def _write_atomic(path: str, text: str) -> None:
+    """Write ``text`` via a temporary file and a rename: readers never see a
+    half-written file."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--log-dir", required=True)
@@ -37,12 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.makedirs(args.log_dir, exist_ok=True)
-    with open(os.path.join(args.log_dir, "pid"), "w") as fh:
-        fh.write(str(os.getpid()))
+    _write_atomic(os.path.join(args.log_dir, "pid"), str(os.getpid()))
     if args.spawn_child:
         child = subprocess.Popen(["sleep", "300"], start_new_session=True)
-        with open(os.path.join(args.log_dir, "child_pid"), "w") as fh:
-            fh.write(str(child.pid))
+        _write_atomic(os.path.join(args.log_dir, "child_pid"), str(child.pid))
     print(f"trainer pid {os.getpid()} argv {json.dumps(sys.argv[1:])}", flush=True)
     steps = max(1, int(args.sleep / 0.05)) if args.sleep > 0 else 0
     for i in range(steps):

@@ -31,12 +31,14 @@ from torchx.schedulers.docker_scheduler import (
     LABEL_REPLICA_ID,
     LABEL_ROLE_NAME,
     DockerJob,
+    DockerOpts,
     DockerScheduler,
     ensure_network,
 )
 from torchx.specs.api import AppDef, AppState, ReplicaStatus, RoleStatus, runopts
 
 from ax_nas_plugins.runners import _proc
+from ax_nas_plugins.runners.schedulers._opts import add_kill_grace_s
 from ax_nas_plugins.runners.schedulers.local_detached import describe_response
 
 LABEL_LOG_DIR = "ax-nas-plugins/log-dir"
@@ -46,6 +48,17 @@ _EXITED = re.compile(r"Exited \((-?\d+)\)")
 def error_file(log_dir: str, app_id: str, role: str, replica: int | str) -> str:
     """Where a replica's TorchElastic error file is expected on the host."""
     return os.path.join(log_dir, app_id, f"{role}-{replica}-error.json")
+
+
+class IsolatedDockerOpts(DockerOpts, total=False):
+    """``cfg`` of the isolated ``local_docker`` (TorchX's options plus these;
+    declared with help and defaults in ``_run_opts``, the source of truth)."""
+
+    network: str
+    log_dir: str | None
+    kill_grace_s: float
+    image_repo: str | None  # TorchX's workspace options, not in its DockerOpts
+    quiet: bool
 
 
 class IsolatedDockerScheduler(DockerScheduler):
@@ -66,12 +79,7 @@ class IsolatedDockerScheduler(DockerScheduler):
             default=None,
             help="the trial's log folder (set by the runner; bind-mounted)",
         )
-        opts.add(
-            "kill_grace_s",
-            type_=float,
-            default=5.0,
-            help="seconds between SIGTERM and SIGKILL when a job is cancelled",
-        )
+        add_kill_grace_s(opts)
         return opts
 
     def _submit_dryrun(self, app: AppDef, cfg: Any) -> AppDryRunInfo[DockerJob]:
@@ -209,8 +217,3 @@ class IsolatedDockerScheduler(DockerScheduler):
             out.append(f"--- {row['Names'][0]} ---")
             out.extend(text.splitlines())
         return out
-
-
-def create_scheduler(session_name: str, **kwargs: Any) -> IsolatedDockerScheduler:
-    """TorchX scheduler factory (``kwargs``: TorchX's scheduler params, ignored)."""
-    return IsolatedDockerScheduler(session_name)

@@ -12,6 +12,7 @@ still recorded. Everything the scheduler knows is in files, so ``describe``,
 ``.../exit.json``                              return code, signal, cancelled
 ``.../stdout.log``, ``stderr.log``             the job's output
 ``.../error.json``                             TorchElastic structured error, if any
+``.../claim``                                  who decided the job's start (O_EXCL)
 ``<index_dir>/<app_id>``                       symlink to the app folder
 
 A pid alone is never trusted: it is checked with the process start time, so
@@ -24,6 +25,7 @@ never written to disk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -33,7 +35,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from torchx.schedulers.api import (
     AppDryRunInfo,
@@ -55,6 +57,7 @@ from torchx.specs.api import (
 )
 
 from ax_nas_plugins.runners import _proc
+from ax_nas_plugins.runners.schedulers._opts import KILL_GRACE_S, add_kill_grace_s
 
 SUPERVISOR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_supervise.py")
 #: Seconds a replica may take to record its supervisor before it reads UNKNOWN.
@@ -63,6 +66,15 @@ START_GRACE_S = 60.0
 # Popen handles of supervisors started by this process, kept so that they
 # are reaped (no zombies) and so that Python does not warn about them.
 _children: dict[int, subprocess.Popen] = {}
+
+
+class LocalDetachedOpts(TypedDict, total=False):
+    """``cfg`` of ``ax_local_cwd`` (declared with help and defaults in
+    :meth:`LocalDetachedScheduler._run_opts`, the source of truth)."""
+
+    log_dir: str
+    prepend_cwd: bool
+    kill_grace_s: float
 
 
 @dataclass
@@ -84,7 +96,7 @@ class LocalDetachedRequest:
     app_id: str
     app_dir: str
     replicas: list[LocalReplicaRequest] = field(default_factory=list)
-    kill_grace_s: float = 5.0
+    kill_grace_s: float = KILL_GRACE_S
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (environment values left out: they may hold secrets)."""
@@ -128,7 +140,7 @@ def default_index_dir() -> str:
     )
 
 
-class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
+class LocalDetachedScheduler(Scheduler[LocalDetachedOpts]):
     """TorchX scheduler ``ax_local_cwd``: ``local_cwd`` whose jobs survive a restart.
 
     Runs each replica in the current working directory (the role's image is
@@ -161,19 +173,14 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
             default=False,
             help="put the working directory first on PATH (else last)",
         )
-        opts.add(
-            "kill_grace_s",
-            type_=float,
-            default=5.0,
-            help="seconds between SIGTERM and SIGKILL when a job is cancelled",
-        )
+        add_kill_grace_s(opts)
         return opts
 
     def _validate(self, app: AppDef, scheduler: str) -> None:
         pass  # local processes ignore resources, like TorchX's local_cwd
 
     def _submit_dryrun(
-        self, app: AppDef, cfg: dict[str, Any]
+        self, app: AppDef, cfg: LocalDetachedOpts
     ) -> AppDryRunInfo[LocalDetachedRequest]:
         app_id = f"{app.name}-{secrets.token_hex(6)}"
         app_dir = os.path.join(os.path.abspath(str(cfg["log_dir"])), app_id)
@@ -181,7 +188,7 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
         request = LocalDetachedRequest(
             app_id=app_id,
             app_dir=app_dir,
-            kill_grace_s=float(cfg.get("kill_grace_s") or 5.0),
+            kill_grace_s=float(cfg.get("kill_grace_s", KILL_GRACE_S)),
         )
         for role in app.roles:
             for replica_id in range(role.num_replicas):
@@ -285,7 +292,8 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
             self._app_cache[app_dir] = cached
         return cached
 
-    def _replica_folders(self, app_dir: str) -> list[tuple[str, int, str]]:
+    def replica_folders(self, app_dir: str) -> list[tuple[str, int, str]]:
+        """``(role, replica id, folder)`` of every replica of the app in ``app_dir``."""
         info = self._app_info(app_dir)
         return info[1] if info else []
 
@@ -304,14 +312,7 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
         done = _read_json(exit_path) if os.path.exists(exit_path) else None
         if done is not None:
             self._state_cache.pop(folder, None)
-            rc = done.get("returncode")
-            if done.get("cancelled"):
-                return AppState.CANCELLED, f"cancelled (exit code {rc})"
-            if rc == 0:
-                return AppState.SUCCEEDED, "exit code 0"
-            how = f" (signal {done['signal']})" if done.get("signal") else ""
-            extra = f": {done['error']}" if done.get("error") else ""
-            return AppState.FAILED, f"exit code {rc}{how}{extra}"
+            return _exit_state(done, bool(done.get("cancelled")))
         state = self._state(folder)
         if state is None:
             if time.time() - submitted_at < START_GRACE_S:
@@ -322,6 +323,11 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
         # The supervisor ended; it may have just written exit.json.
         if os.path.exists(exit_path):
             return self.replica_state(folder, submitted_at)
+        job = _read_json(os.path.join(folder, "job_exit.json"))
+        if job is not None:  # the supervisor was lost; the job's waiter was not
+            cancelled = os.path.exists(os.path.join(folder, "cancel_requested"))
+            state_, msg = _exit_state(job, cancelled)
+            return state_, f"{msg} (recorded by the job; its supervisor was lost)"
         if _proc.is_alive(state.get("pid"), state.get("pid_start")):
             return AppState.RUNNING, f"pid {state['pid']} (supervisor lost)"
         return AppState.UNKNOWN, (
@@ -385,6 +391,43 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
 
     # -- acting ---------------------------------------------------------------
 
+    def claim_or_adopt(self, app_dir: str) -> bool:
+        """After a deploy was cut short: True if a supervisor started (or will
+        start) a replica of the app, so the job is to be adopted; else every
+        replica is claimed here and marked cancelled (a supervisor that starts
+        late sees the claim and runs nothing) and False is returned.
+
+        The ``claim`` file is created with ``O_EXCL`` by whichever comes first:
+        the supervisor, just before it starts the job, or this method.
+        """
+        info = self._app_info(app_dir)
+        if info is None:
+            return False
+        started = False
+        for _role, _k, folder in info[1]:
+            os.makedirs(folder, exist_ok=True)
+            try:
+                fd = os.open(
+                    os.path.join(folder, "claim"), os.O_CREAT | os.O_EXCL | os.O_WRONLY
+                )
+            except FileExistsError:
+                started = True
+                continue
+            os.write(fd, b"recovery")
+            os.close(fd)
+            if not os.path.exists(os.path.join(folder, "exit.json")):
+                _write_json(
+                    os.path.join(folder, "exit.json"),
+                    {
+                        "returncode": None,
+                        "signal": None,
+                        "cancelled": True,
+                        "finished_at": time.time(),
+                        "error": "never started: the deploy was interrupted",
+                    },
+                )
+        return started
+
     def _cancel_existing(self, app_id: str) -> None:
         app_dir = self.app_dir(app_id)
         if app_dir is not None:
@@ -399,7 +442,7 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
         """
         pending: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout
-        for _role, _k, folder in self._replica_folders(app_dir):
+        for _role, _k, folder in self.replica_folders(app_dir):
             open(os.path.join(folder, "cancel_requested"), "a").close()
             if os.path.exists(os.path.join(folder, "exit.json")):
                 continue
@@ -410,19 +453,23 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
             if state is None:
                 continue
             pending[folder] = state
-            # Everything below the supervisor now, so that nothing the job
-            # started (even in a session of its own) outlives the cancel.
+            # Everything of the job now: below the supervisor, in the job's
+            # session, or carrying its token (a daemon that left both).
             state["tree"] = {
                 p: _proc.start_time(p)
                 for p in _proc.descendants(state["supervisor_pid"])
             }
-            try:
-                if _proc.is_alive(
-                    state["supervisor_pid"], state.get("supervisor_start")
-                ):
+            state["tree"].update(
+                _proc.job_processes(state.get("sid"), state.get("token"))
+            )
+            if _proc.is_alive(state["supervisor_pid"], state.get("supervisor_start")):
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(state["supervisor_pid"], signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            else:  # supervisor lost: nobody else will end the job
+                for pid, started in state["tree"].items():
+                    if _proc.is_alive(pid, started):
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGTERM)
         all_gone = True
         for folder, state in pending.items():
             pids = {state["supervisor_pid"]: state.get("supervisor_start")}
@@ -431,16 +478,18 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
             pids.update(state["tree"])
             self._watcher.forget(state["supervisor_pid"], state.get("supervisor_start"))
             self._state_cache.pop(folder, None)
-            if _proc.wait_gone(pids, max(0.0, deadline - time.monotonic())):
-                continue
-            for pid, started in pids.items():
-                all_gone &= _proc.kill_tree(pid, started, grace=1.0)
+            how = signal.SIGTERM
+            if not _proc.wait_gone(pids, max(0.0, deadline - time.monotonic())):
+                how = signal.SIGKILL
+                for pid, started in pids.items():
+                    all_gone &= _proc.kill_tree(pid, started, grace=1.0)
             if not os.path.exists(os.path.join(folder, "exit.json")):
+                # the supervisor was lost or killed: record the cancel for it
                 _write_json(
                     os.path.join(folder, "exit.json"),
                     {
-                        "returncode": -9,
-                        "signal": "SIGKILL",
+                        "returncode": -how,
+                        "signal": how.name,
                         "cancelled": True,
                         "finished_at": time.time(),
                         "error": None,
@@ -477,6 +526,18 @@ class LocalDetachedScheduler(Scheduler[dict[str, Any]]):
             except FileNotFoundError:
                 continue
         return list(filter_regex(regex, lines)) if regex else lines
+
+
+def _exit_state(done: dict[str, Any], cancelled: bool) -> tuple[AppState, str]:
+    """State and explanation from an exit record (``exit.json``/``job_exit.json``)."""
+    rc = done.get("returncode")
+    if cancelled:
+        return AppState.CANCELLED, f"cancelled (exit code {rc})"
+    if rc == 0:
+        return AppState.SUCCEEDED, "exit code 0"
+    how = f" (signal {done['signal']})" if done.get("signal") else ""
+    extra = f": {done['error']}" if done.get("error") else ""
+    return AppState.FAILED, f"exit code {rc}{how}{extra}"
 
 
 _ORDER = [
@@ -534,10 +595,3 @@ def describe_response(
         except (OSError, json.JSONDecodeError):
             pass
     return resp
-
-
-def create_scheduler(
-    session_name: str, index_dir: str | None = None, **kwargs: Any
-) -> LocalDetachedScheduler:
-    """TorchX scheduler factory (``kwargs``: TorchX's scheduler params, ignored)."""
-    return LocalDetachedScheduler(session_name, index_dir=index_dir)

@@ -1,0 +1,98 @@
+"""Kills of a real Ax Orchestrator (SQLite, torchx_local) at exact windows.
+
+Each fault is injected on purpose: ``AX_NAS_FAULT=<point>@<trial>`` makes the
+orchestrator SIGKILL itself at that point of the runner (see
+``ax_nas_plugins/runners/_faults.py``). A new orchestrator then resumes from
+SQLite. Each test checks what a user would: every trial's final status, how
+many times each trainer started (a counter file), and that no process is
+left (by pid, through the ``workdir`` fixture).
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.faults._support import Run
+from tests.runner_support import kill_leftovers, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    leftovers = kill_leftovers(str(tmp_path))
+    assert not leftovers, f"processes left running: {leftovers}"
+
+
+def _killed_at(run: Run, fault: str):
+    first = run.start("start", fault=fault)
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == -signal.SIGKILL, err[-3000:]
+
+
+@pytest.mark.parametrize("point", ["after_intent", "after_submit", "after_confirm"])
+def test_a_kill_in_a_deploy_window_starts_each_trainer_once(workdir, point):
+    """#9.2: the job record is written first, so a resumed run adopts the job
+    (or, if it never started, starts it) instead of running it again."""
+    run = Run(workdir, total=3, max_conc=2, epochs=2, pause=0.2)
+    _killed_at(run, f"{point}@1")
+    statuses = run.finish(run.start("resume"))
+    assert {i: s for i, (s, _) in statuses.items()} == {
+        0: "COMPLETED",
+        1: "COMPLETED",
+        2: "COMPLETED",
+    }, statuses
+    assert run.starts() == {0: 1, 1: 1, 2: 1}
+
+
+def test_resume_after_early_stops_keeps_its_capacity(workdir):
+    """#9.1: after a resume, Ax stops trials through another runner object
+    than the one it asks for capacity; the slots must come back."""
+    run = Run(workdir, total=8, max_conc=2, epochs=6, pause=0.3, stop_odd=True)
+    first = run.start("start")
+    wait_for(
+        lambda: sum((run.trial_dir(i) / "pid").exists() for i in range(8)) >= 2,
+        240,
+        "two running jobs",
+    )
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    statuses = run.finish(run.start("resume"))
+    assert len(statuses) == 8, statuses
+    assert {s for s, _ in statuses.values()} <= {"COMPLETED", "EARLY_STOPPED"}
+    stopped = {i for i, (s, _) in statuses.items() if s == "EARLY_STOPPED"}
+    assert stopped and all(i % 2 for i in stopped), statuses
+    assert run.starts() == dict.fromkeys(range(8), 1)
+
+
+@pytest.mark.parametrize("point", ["after_stop_intent", "after_cancel"])
+def test_a_kill_right_after_a_stop_still_reads_early_stopped(workdir, point):
+    """#9.3: the orchestrator dies between the stop and Ax saving the trial;
+    the resumed one must not report the cancelled job as ABANDONED."""
+    run = Run(workdir, total=4, max_conc=2, epochs=12, pause=0.25, stop_odd=True)
+    _killed_at(run, f"{point}@1")
+    statuses = run.finish(run.start("resume"))
+    assert statuses[1][0] == "EARLY_STOPPED", statuses
+    assert {s for s, _ in statuses.values()} <= {"COMPLETED", "EARLY_STOPPED"}
+    assert run.starts() == {0: 1, 1: 1, 2: 1, 3: 1}
+
+
+def test_a_second_orchestrator_is_refused_while_the_first_lives(workdir):
+    """#9.7: a lease next to the runs; it ends with its holder's life."""
+    run = Run(workdir, total=3, max_conc=2, epochs=16, pause=0.25)
+    first = run.start("start")
+    wait_for(lambda: (run.trial_dir(0) / "pid").exists(), 240, "a running job")
+    second = run.start("resume")
+    _, err = second.communicate(timeout=300)
+    assert second.returncode == 3, err[-3000:]
+    assert f"pid {first.pid}" in err and "orchestrated by another live process" in err
+    assert first.poll() is None  # the first one was not disturbed
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    statuses = run.finish(run.start("resume"))  # the holder died: lease taken over
+    assert {s for s, _ in statuses.values()} == {"COMPLETED"}, statuses
+    assert run.starts() == {0: 1, 1: 1, 2: 1}
