@@ -1,0 +1,69 @@
+"""Under CI a skip fails the run, except for tests marked ``ci_may_skip``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CONFTEST = (Path(__file__).parent / "conftest.py").read_text()
+
+INNER_TESTS = """
+import pytest
+
+def test_skips():
+    pytest.skip("psycopg is not installed")
+
+def test_importorskip():
+    pytest.importorskip("no_such_module_anywhere")
+
+@pytest.mark.ci_may_skip("needs a real cluster (KUBECONFIG)")
+def test_allowed():
+    pytest.skip("KUBECONFIG is not set")
+
+@pytest.mark.xfail(reason="known")
+def test_xfail():
+    assert False
+
+def test_passes():
+    pass
+"""
+
+
+def _run_inner(pytester, monkeypatch, **env):
+    for var in ("AX_NAS_STRICT_SKIPS", "CI"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini(
+        "[pytest]\nmarkers =\n    ci_may_skip(reason): may skip under CI too\n"
+    )
+    pytester.makepyfile(test_inner=INNER_TESTS)
+    return pytester.runpytest("-rfEs", "-p", "no:cacheprovider")
+
+
+def test_skips_stay_skips_outside_ci(pytester, monkeypatch):
+    result = _run_inner(pytester, monkeypatch)
+    result.assert_outcomes(passed=1, skipped=3, xfailed=1)
+
+
+@pytest.mark.parametrize(
+    "env", [{"AX_NAS_STRICT_SKIPS": "1"}, {"CI": "true"}], ids=["strict", "ci"]
+)
+def test_skips_fail_under_ci_except_the_allowed(pytester, monkeypatch, env):
+    result = _run_inner(pytester, monkeypatch, **env)
+    result.assert_outcomes(passed=1, failed=2, skipped=1, xfailed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*FAILED*test_skips*",
+            "*FAILED*test_importorskip*",
+            "SKIPPED*KUBECONFIG is not set*",
+        ]
+    )
+    assert "psycopg is not installed" in result.stdout.str()
+
+
+def test_ci_false_is_not_ci(pytester, monkeypatch):
+    result = _run_inner(pytester, monkeypatch, CI="false")
+    result.assert_outcomes(passed=1, skipped=3, xfailed=1)
