@@ -1,14 +1,11 @@
-"""Every reach into a dependency's private code, and the extension points relied on.
+"""Every reach of the pack into private code of its dependencies, in one place.
 
-The rule: the pack uses only public APIs of Ax, BoTorch, SQLAlchemy, pluggy and
-JAX. Where none exists, the reach lives here, one section per area, each
-naming the version it was written against and what it depends on, and each
-checked by ``tests/test_compat.py`` with a message that says what changed.
+Each function names the version it was written against and what it depends
+on; ``tests/test_compat_*.py`` fail with a clear message when a dependency
+changes it. Sections are owned by the area that needs them.
 """
 
 from __future__ import annotations
-
-import inspect
 
 # ---------------------------------------------------------------------------
 # Storage and hooks (ax-platform 1.3.1, SQLAlchemy 2.1.9, pluggy 1.6.0)
@@ -16,7 +13,8 @@ import inspect
 # No private attribute is reached. ``storage.py``, ``_bundle.py``,
 # ``_sql_tables.py`` and ``hooks/manager.py`` extend these public points,
 # which a new release could still move; ``storage_extension_points_problems``
-# lists what no longer holds, and tests/test_compat.py fails with that list.
+# lists what no longer holds, and tests/test_compat.py fails with that list
+# (the storage/hooks section's test; other sections have tests/test_compat_*.py).
 #
 # - Ax ``RegistryBundle``: ``decoder`` is a property a subclass overrides
 #   (``RegistryBundleBase`` declares it abstract) and ``__init__`` takes the
@@ -39,6 +37,8 @@ import inspect
 
 def storage_extension_points_problems() -> list[str]:
     """What no longer holds of the public extension points listed above."""
+    import inspect
+
     problems: list[str] = []
 
     def need(ok: bool, what: str) -> None:
