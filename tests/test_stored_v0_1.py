@@ -88,6 +88,7 @@ def test_json_file_loads_with_load_experiment(tmp_path):
     assert gs.experiment is exp
 
 
+@pytest.mark.slow  # fits the stored GP and generates (about 10 s of CPU)
 def test_orchestrator_resumes_the_stored_experiment_and_generates(stored_db):
     from ax.orchestration.orchestrator import Orchestrator, OrchestratorOptions
 

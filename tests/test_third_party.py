@@ -270,6 +270,7 @@ else:
 """
 
 
+@pytest.mark.slow  # two fresh interpreters with Ax and an Orchestrator
 def test_third_party_storage_extension_is_used_like_the_packs_own(
     py, toy_site, tmp_path
 ):
