@@ -295,3 +295,27 @@ def test_registered_plugins_are_seen_as_given():
     assert not pm.is_registered(rec)
     _fire_completed()  # nothing of rec is left behind
     assert rec.events == []
+
+
+def test_subset_hook_caller_leaves_out_a_plugin_given_as_registered():
+    calls: list[str] = []
+    a, b = _Ordered("a", calls), _Ordered("b", calls)
+    with _registered(a, b):
+        subset = hooks.plugin_manager().subset_hook_caller(
+            "ax_nas_trial_completed", remove_plugins=[a]
+        )
+        subset(experiment_name="e", trial_index=1, run_metadata={}, trial=None)
+    assert calls == ["b"]
+
+
+def test_fire_passes_none_for_spec_arguments_left_out():
+    seen = []
+
+    class WantsTrial:
+        @hooks.hookimpl
+        def ax_nas_trial_completed(self, trial_index, trial):
+            seen.append((trial_index, trial))
+
+    with _registered(WantsTrial()):
+        hooks.fire("ax_nas_trial_completed", experiment_name="e", trial_index=2)
+    assert seen == [(2, None)]

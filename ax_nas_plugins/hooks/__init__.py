@@ -13,6 +13,7 @@ not stop the others. See :mod:`ax_nas_plugins.hooks.specs` for every hook.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from typing import Any
@@ -69,8 +70,9 @@ def fire(hook_name: str, **kwargs: Any) -> None:
     ``None``, so an implementation may ask for any of them.
     """
     caller = getattr(plugin_manager().hook, hook_name)
-    if caller.spec is not None:
-        for argname in caller.spec.argnames:
+    spec = getattr(specs, hook_name, None)
+    if spec is not None:
+        for argname in inspect.signature(spec).parameters:
             kwargs.setdefault(argname, None)
     try:
         caller(**kwargs)

@@ -19,16 +19,16 @@ result of the inner implementations is kept.
 
 The proxy is invisible to callers: ``register``, ``unregister``,
 ``get_plugin``, ``get_plugins``, ``get_name``, ``is_registered``,
-``get_hookcallers`` and ``list_name_plugin`` take and return the plugin
-objects as given. (``HookImpl.plugin``, seen by hook-call monitors, is the
-proxy; its ``plugin`` attribute is the object given.)
+``get_hookcallers``, ``subset_hook_caller`` and ``list_name_plugin`` take and
+return the plugin objects as given. (``HookImpl.plugin``, seen by hook-call
+monitors, is the proxy; its ``plugin`` attribute is the object given.)
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 import pluggy
@@ -177,6 +177,13 @@ class GuardedPluginManager(pluggy.PluginManager):
 
     def get_hookcallers(self, plugin: object) -> list[pluggy.HookCaller] | None:
         return super().get_hookcallers(self._proxy_of(plugin))
+
+    def subset_hook_caller(
+        self, name: str, remove_plugins: Iterable[object]
+    ) -> pluggy.HookCaller:
+        return super().subset_hook_caller(
+            name, [self._proxy_of(p) for p in remove_plugins]
+        )
 
     def get_plugins(self) -> set[Any]:
         return {self._original(p) for p in super().get_plugins()}
