@@ -54,6 +54,11 @@ def strict_skips() -> bool:
     return False
 
 
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
@@ -63,13 +68,27 @@ def pytest_runtest_makereport(item, call):
         and strict_skips()
         and item.get_closest_marker("ci_may_skip") is None
     ):
-        longrepr = report.longrepr
-        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
         report.outcome = "failed"
         report.longrepr = (
             f"Skipped under CI ({STRICT_SKIPS_ENV} or CI is set), but CI must run "
-            f"this test: {reason}\nInstall what it needs (scripts/test.sh), or, "
-            "if it truly cannot run in CI, mark it "
+            f"this test: {_skip_reason(report)}\nInstall what it needs "
+            "(scripts/test.sh), or, if it truly cannot run in CI, mark it "
+            "@pytest.mark.ci_may_skip('why')."
+        )
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """A whole module skipped at import (module-level importorskip) fails too."""
+    report = yield
+    if report.skipped and strict_skips():
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{collector.nodeid} was skipped as a whole under CI "
+            f"({STRICT_SKIPS_ENV} or CI is set): {_skip_reason(report)}\nCI must "
+            "run it; install what it needs (scripts/test.sh). A test that truly "
+            "cannot run in CI skips inside the test, marked "
             "@pytest.mark.ci_may_skip('why')."
         )
     return report

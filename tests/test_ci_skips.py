@@ -67,3 +67,31 @@ def test_skips_fail_under_ci_except_the_allowed(pytester, monkeypatch, env):
 def test_ci_false_is_not_ci(pytester, monkeypatch):
     result = _run_inner(pytester, monkeypatch, CI="false")
     result.assert_outcomes(passed=1, skipped=3, xfailed=1)
+
+
+MODULE_SKIP = """
+import pytest
+
+pytest.importorskip("no_such_extra_anywhere")
+
+
+def test_never_collected():
+    pass
+"""
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["local", "ci"])
+def test_a_module_skipped_at_import_fails_under_ci(pytester, monkeypatch, strict):
+    for var in ("AX_NAS_STRICT_SKIPS", "CI"):
+        monkeypatch.delenv(var, raising=False)
+    if strict:
+        monkeypatch.setenv("AX_NAS_STRICT_SKIPS", "1")
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_module_skip=MODULE_SKIP)
+    result = pytester.runpytest("-rfEs", "-p", "no:cacheprovider")
+    if strict:
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*test_module_skip.py was skipped as a whole*"])
+        assert "no_such_extra_anywhere" in result.stdout.str()
+    else:
+        result.assert_outcomes(skipped=1)
