@@ -112,12 +112,6 @@ def registry_bundle() -> RegistryBundle:
     store. ``bundle.decoder`` re-applies the extensions' strategy rules to
     every generation strategy it decodes.
     """
-    from ax.storage.json_store.registry import (
-        CORE_CLASS_DECODER_REGISTRY,
-        CORE_CLASS_ENCODER_REGISTRY,
-        CORE_DECODER_REGISTRY,
-        CORE_ENCODER_REGISTRY,
-    )
     from ax.storage.metric_registry import CORE_METRIC_REGISTRY
     from ax.storage.runner_registry import CORE_RUNNER_REGISTRY
 
@@ -130,39 +124,67 @@ def registry_bundle() -> RegistryBundle:
 
     metric_ids = _assign_ids(plugin_classes("metric"), CORE_METRIC_REGISTRY, "metric")
     runner_ids = _assign_ids(plugin_classes("runner"), CORE_RUNNER_REGISTRY, "runner")
-    encoders: dict[type, Any] = dict(CORE_ENCODER_REGISTRY)
-    decoders: dict[str, Any] = dict(CORE_DECODER_REGISTRY)
-    class_encoders: dict[type, Any] = dict(CORE_CLASS_ENCODER_REGISTRY)
-    class_decoders: dict[str, Any] = dict(CORE_CLASS_DECODER_REGISTRY)
-    for cls in early_stopping_classes().values():
-        if cls in encoders:
-            continue  # Ax's own strategies keep Ax's encoders
-        _check_decoder_name(decoders, cls.__name__, cls, "early-stopping class")
-        encoders[cls] = _init_args_encoder
-        decoders[cls.__name__] = cls
-    rules: list[Any] = []
-    for ext_name, ext in extensions.items():
-        where = f"storage extension {ext_name!r}"
-        for name, target in ext.json_decoders.items():
-            _check_decoder_name(decoders, name, target, where)
-            decoders[name] = target
-        for name, target in ext.json_class_decoders.items():
-            _check_decoder_name(class_decoders, name, target, where)
-            class_decoders[name] = target
-        encoders.update(ext.json_encoders)
-        class_encoders.update(ext.json_class_encoders)
-        rules.extend(ext.strategy_rules)
+    registries = _json_registries(extensions)
     # Ax's core classes (BraninMetric, SyntheticRunner, ...) stay storable too:
     # a bundle's SQL registries hold only the classes it is given.
     return PluginRegistryBundle(
         metric_clss={**CORE_METRIC_REGISTRY, **metric_ids},
         runner_clss={**CORE_RUNNER_REGISTRY, **runner_ids},
-        json_encoder_registry=encoders,
-        json_decoder_registry=decoders,
-        json_class_encoder_registry=class_encoders,
-        json_class_decoder_registry=class_decoders,
-        strategy_rules=rules,
+        json_encoder_registry=registries.encoders,
+        json_decoder_registry=registries.decoders,
+        json_class_encoder_registry=registries.class_encoders,
+        json_class_decoder_registry=registries.class_decoders,
+        strategy_rules=registries.rules,
     )
+
+
+@dataclass
+class _JsonRegistries:
+    encoders: dict[type, Any]
+    decoders: dict[str, Any]
+    class_encoders: dict[type, Any]
+    class_decoders: dict[str, Any]
+    rules: list[Any]
+
+
+def _json_registries(extensions: dict[str, StorageExtension]) -> _JsonRegistries:
+    """Ax's core JSON registries, plus early-stopping classes and extensions.
+
+    Ax's JSON store decodes by class name, so a name already taken by another
+    class raises :class:`StorageRegistrationError` naming both.
+    """
+    from ax.storage.json_store.registry import (
+        CORE_CLASS_DECODER_REGISTRY,
+        CORE_CLASS_ENCODER_REGISTRY,
+        CORE_DECODER_REGISTRY,
+        CORE_ENCODER_REGISTRY,
+    )
+
+    reg = _JsonRegistries(
+        dict(CORE_ENCODER_REGISTRY),
+        dict(CORE_DECODER_REGISTRY),
+        dict(CORE_CLASS_ENCODER_REGISTRY),
+        dict(CORE_CLASS_DECODER_REGISTRY),
+        [],
+    )
+    for cls in early_stopping_classes().values():
+        if cls in reg.encoders:
+            continue  # Ax's own strategies keep Ax's encoders
+        _check_decoder_name(reg.decoders, cls.__name__, cls, "early-stopping class")
+        reg.encoders[cls] = _init_args_encoder
+        reg.decoders[cls.__name__] = cls
+    for ext_name, ext in extensions.items():
+        where = f"storage extension {ext_name!r}"
+        for name, target in ext.json_decoders.items():
+            _check_decoder_name(reg.decoders, name, target, where)
+            reg.decoders[name] = target
+        for name, target in ext.json_class_decoders.items():
+            _check_decoder_name(reg.class_decoders, name, target, where)
+            reg.class_decoders[name] = target
+        reg.encoders.update(ext.json_encoders)
+        reg.class_encoders.update(ext.json_class_encoders)
+        reg.rules.extend(ext.strategy_rules)
+    return reg
 
 
 def _check_decoder_name(
