@@ -35,6 +35,7 @@ KINDS: dict[str, str] = {
     "early_stopping": "ax_nas_plugins.early_stopping",
     "generation_strategy": "ax_nas_plugins.generation_strategies",
     "hooks": "ax_nas_plugins.hooks",
+    "storage": "ax_nas_plugins.storage",
 }
 
 

@@ -8,11 +8,18 @@ cause of Ax issue #1235). A class can pin its id with an integer class
 attribute ``ax_nas_storage_id``. Ids that collide with each other or with Ax's
 core registries raise :class:`StorageRegistrationError` naming both classes.
 
+Anything else a plugin needs stored (model classes, JSON codecs, rules
+re-applied to loaded generation strategies) it declares as a
+:class:`StorageExtension` under the ``ax_nas_plugins.storage`` entry-point
+group; the pack's own generation presets do exactly that.
+
 Plugins that fail to import are left out with a warning (their experiments
 then cannot be decoded, and Ax's decoder names the missing class).
 
 Helpers here wrap Ax's JSON and SQL stores (SQLite by default, PostgreSQL or
-any SQLAlchemy URL) with that bundle.
+any SQLAlchemy URL) with that bundle. Nothing here changes process-wide
+state except Ax's own one-engine-per-process SQL store in :func:`connect`
+(used by :func:`save_experiment` / :func:`load_experiment` for SQL locations).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ax_nas_plugins import registry
@@ -94,73 +103,175 @@ def _assign_ids(
 
 def registry_bundle() -> RegistryBundle:
     """One Ax ``RegistryBundle`` holding every installed runner, metric and
-    early-stopping plugin class (strategies are stored by their ``__init__``
-    arguments).
+    early-stopping plugin class, and every plugin's :class:`StorageExtension`
+    (strategies are stored by their ``__init__`` arguments).
 
     Pass ``bundle.encoder`` / ``bundle.decoder`` to ``DBSettings`` (or use
     :func:`db_settings`), ``bundle.sqa_config`` to Ax's SQL save/load, and
-    ``bundle.encoder_registry`` / ``bundle.decoder_registry`` to Ax's JSON store.
+    ``bundle.encoder_registry`` / ``bundle.decoder_registry`` to Ax's JSON
+    store. ``bundle.decoder`` re-applies the extensions' strategy rules to
+    every generation strategy it decodes.
     """
-    from ax.storage.json_store.registry import (
-        CORE_DECODER_REGISTRY,
-        CORE_ENCODER_REGISTRY,
-    )
     from ax.storage.metric_registry import CORE_METRIC_REGISTRY
-    from ax.storage.registry_bundle import RegistryBundle
     from ax.storage.runner_registry import CORE_RUNNER_REGISTRY
 
-    from ax_nas_plugins.generation import register_storage_classes
+    from ax_nas_plugins._bundle import PluginRegistryBundle
 
-    register_storage_classes()  # BoTorch classes used by the generation presets
+    extensions = storage_extensions()
+    for ext in extensions.values():
+        if ext.register is not None:
+            ext.register()  # e.g. BoTorch classes into Ax's modular registry
 
     metric_ids = _assign_ids(plugin_classes("metric"), CORE_METRIC_REGISTRY, "metric")
     runner_ids = _assign_ids(plugin_classes("runner"), CORE_RUNNER_REGISTRY, "runner")
-    encoders: dict[type, Any] = dict(CORE_ENCODER_REGISTRY)
-    decoders: dict[str, Any] = dict(CORE_DECODER_REGISTRY)
-    for cls in early_stopping_classes().values():
-        if cls in encoders:
-            continue  # Ax's own strategies keep Ax's encoders
-        other = decoders.get(cls.__name__)
-        if other is not None and other is not cls:
-            raise StorageRegistrationError(
-                f"Early-stopping class {cls.__module__}.{cls.__qualname__} has the "
-                f"name of {getattr(other, '__module__', '?')}."
-                f"{getattr(other, '__qualname__', other)!s}, already known to Ax's "
-                "JSON store, which decodes by class name; rename one of them."
-            )
-        encoders[cls] = _init_args_encoder
-        decoders[cls.__name__] = cls
+    registries = _json_registries(extensions)
     # Ax's core classes (BraninMetric, SyntheticRunner, ...) stay storable too:
     # a bundle's SQL registries hold only the classes it is given.
-    bundle = RegistryBundle(
-        metric_clss={**CORE_METRIC_REGISTRY, **metric_ids},  # type: ignore[arg-type]
-        runner_clss={**CORE_RUNNER_REGISTRY, **runner_ids},  # type: ignore[arg-type]
-        json_encoder_registry=encoders,
-        json_decoder_registry=decoders,  # type: ignore[arg-type]
+    return PluginRegistryBundle(
+        metric_clss={**CORE_METRIC_REGISTRY, **metric_ids},
+        runner_clss={**CORE_RUNNER_REGISTRY, **runner_ids},
+        json_encoder_registry=registries.encoders,
+        json_decoder_registry=registries.decoders,
+        json_class_encoder_registry=registries.class_encoders,
+        json_class_decoder_registry=registries.class_decoders,
+        strategy_rules=registries.rules,
     )
-    # Whoever decodes through the bundle (an Orchestrator resumed with
-    # `db_settings()` too) gets the presets' rules back on the loaded strategy.
-    bundle._decoder = _rules_decoder_class()(bundle.sqa_config)
-    return bundle
 
 
-def _rules_decoder_class() -> type:
-    """Ax's SQL ``Decoder`` that re-applies the presets' rules to strategies."""
-    global _RulesDecoder
-    if _RulesDecoder is None:
-        from ax.storage.sqa_store.decoder import Decoder
-
-        class PresetRulesDecoder(Decoder):
-            def generation_strategy_from_sqa(self, *args: Any, **kwargs: Any) -> Any:
-                gs = super().generation_strategy_from_sqa(*args, **kwargs)
-                _enforce_generation_rules(gs)
-                return gs
-
-        _RulesDecoder = PresetRulesDecoder
-    return _RulesDecoder
+@dataclass
+class _JsonRegistries:
+    encoders: dict[type, Any]
+    decoders: dict[str, Any]
+    class_encoders: dict[type, Any]
+    class_decoders: dict[str, Any]
+    rules: list[Any]
 
 
-_RulesDecoder: type | None = None
+def _json_registries(extensions: dict[str, StorageExtension]) -> _JsonRegistries:
+    """Ax's core JSON registries, plus early-stopping classes and extensions.
+
+    Ax's JSON store decodes by class name, so a name already taken by another
+    class raises :class:`StorageRegistrationError` naming both.
+    """
+    from ax.storage.json_store.registry import (
+        CORE_CLASS_DECODER_REGISTRY,
+        CORE_CLASS_ENCODER_REGISTRY,
+        CORE_DECODER_REGISTRY,
+        CORE_ENCODER_REGISTRY,
+    )
+
+    reg = _JsonRegistries(
+        dict(CORE_ENCODER_REGISTRY),
+        dict(CORE_DECODER_REGISTRY),
+        dict(CORE_CLASS_ENCODER_REGISTRY),
+        dict(CORE_CLASS_DECODER_REGISTRY),
+        [],
+    )
+    for cls in early_stopping_classes().values():
+        if cls in reg.encoders:
+            continue  # Ax's own strategies keep Ax's encoders
+        _check_decoder_name(reg.decoders, cls.__name__, cls, "early-stopping class")
+        reg.encoders[cls] = _init_args_encoder
+        reg.decoders[cls.__name__] = cls
+    for ext_name, ext in extensions.items():
+        where = f"storage extension {ext_name!r}"
+        for name, target in ext.json_decoders.items():
+            _check_decoder_name(reg.decoders, name, target, where)
+            reg.decoders[name] = target
+        for name, target in ext.json_class_decoders.items():
+            _check_decoder_name(reg.class_decoders, name, target, where)
+            reg.class_decoders[name] = target
+        reg.encoders.update(ext.json_encoders)
+        reg.class_encoders.update(ext.json_class_encoders)
+        reg.rules.extend(ext.strategy_rules)
+    return reg
+
+
+def _check_decoder_name(
+    decoders: dict[str, Any], name: str, target: Any, what: str
+) -> None:
+    """Ax's JSON store decodes by class name: one name, one class."""
+    other = decoders.get(name)
+    if other is None or other is target:
+        return
+    raise StorageRegistrationError(
+        f"{what}: the JSON name {name!r} of {_qualified(target)} is already "
+        f"taken by {_qualified(other)}, known to Ax's JSON store, which decodes "
+        "by class name; rename one of them."
+    )
+
+
+def _qualified(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)!s}"
+
+
+@dataclass(frozen=True)
+class StorageExtension:
+    """What a plugin distribution adds to Ax's stores, declared by entry point.
+
+    The rule: a distribution that needs more than its runner and metric
+    classes stored (a generation preset's BoTorch model class, a class kept in
+    a strategy's options, a rule Ax does not store) declares it under the
+    ``ax_nas_plugins.storage`` entry-point group, naming a function with no
+    arguments that returns a ``StorageExtension``. :func:`registry_bundle`
+    calls every such function (lazily, when a bundle is built; the pack's own
+    generation presets are declared the same way), then:
+
+    - ``register()``, if given: registers classes with Ax's global registries
+      that a bundle cannot carry (e.g. BoTorch models and input transforms in
+      ``ax.storage.botorch_modular_registry``); it must be idempotent;
+    - ``json_encoders`` / ``json_decoders`` (type -> function returning a
+      dict with ``"__type"``, and class name -> class or function) and
+      ``json_class_encoders`` / ``json_class_decoders`` go into the bundle's
+      JSON registries, used by the JSON and the SQL store; a name taken by
+      another class raises :class:`StorageRegistrationError`;
+    - ``strategy_rules`` are called, in order, on every generation strategy
+      loaded through the bundle (:func:`load_experiment`, :func:`from_json`,
+      ``bundle.decoder``, hence ``anp.db_settings`` and
+      ``Orchestrator.from_stored_experiment``). A rule must be idempotent and
+      leave strategies it does not own untouched.
+
+    An extension whose import or function fails is left out with a warning
+    naming it and its distribution, like any broken plugin.
+    """
+
+    register: Callable[[], Any] | None = None
+    json_encoders: Mapping[type, Callable[[Any], dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    json_decoders: Mapping[str, Any] = field(default_factory=dict)
+    json_class_encoders: Mapping[type, Callable[[Any], dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    json_class_decoders: Mapping[str, Callable[[dict[str, Any]], Any]] = field(
+        default_factory=dict
+    )
+    strategy_rules: Sequence[Callable[[GenerationStrategy], Any]] = ()
+
+
+def storage_extensions() -> dict[str, StorageExtension]:
+    """Installed :class:`StorageExtension` objects by name; broken ones warn."""
+    found: dict[str, StorageExtension] = {}
+    for name, plugin in registry.plugin_infos("storage").items():
+        try:
+            ext = registry.load("storage", name)()
+        except PluginLoadError as exc:
+            warnings.warn(f"{exc} It is left out of storage.", stacklevel=3)
+            continue
+        except Exception as exc:  # third-party code: report it, keep the rest
+            problem = f"its function raised {type(exc).__name__}: {exc}"
+        else:
+            if isinstance(ext, StorageExtension):
+                found[name] = ext
+                continue
+            problem = f"its function returned {ext!r}, not a StorageExtension"
+        warnings.warn(
+            f"The storage extension {name!r} (entry point {plugin.value!r} from "
+            f"distribution {plugin.distribution!r}) is left out of storage: "
+            f"{problem}.",
+            stacklevel=3,
+        )
+    return found
 
 
 def early_stopping_classes() -> dict[str, type]:
@@ -205,45 +316,14 @@ def sqlite_url(path: str | os.PathLike[str]) -> str:
 
 def _as_url(location: str | os.PathLike[str]) -> str:
     text = os.fspath(location)
-    url = text if "://" in text else sqlite_url(text)
-    if url.startswith("postgresql"):
-        _enable_postgresql()
-    return url
-
-
-_postgres_ready = False
-
-
-def _enable_postgresql() -> None:
-    """Let Ax's schema, written for MySQL, create its tables on PostgreSQL.
-
-    Ax declares long text columns as ``Text(length)`` and ``String(2**32-1)``;
-    MySQL picks a TEXT size from the length, PostgreSQL refuses a length on
-    TEXT ("type modifier is not allowed for type text") and a VARCHAR over
-    10,485,760. For the PostgreSQL dialect only, TEXT is emitted without the
-    length and such VARCHARs become TEXT; other dialects are untouched.
-    """
-    global _postgres_ready
-    if _postgres_ready:
-        return
-    from sqlalchemy.ext.compiler import compiles
-    from sqlalchemy.types import String, Text
-
-    @compiles(Text, "postgresql")
-    def _text_without_length(type_: Text, compiler: Any, **kw: Any) -> str:
-        return "TEXT"
-
-    @compiles(String, "postgresql")
-    def _huge_varchar_as_text(type_: String, compiler: Any, **kw: Any) -> str:
-        if type_.length is not None and type_.length > 10_485_760:
-            return "TEXT"
-        return compiler.visit_string(type_, **kw)
-
-    _postgres_ready = True
+    return text if "://" in text else sqlite_url(text)
 
 
 def db_settings(location: str | os.PathLike[str]) -> DBSettings:
     """``DBSettings`` for an Ax ``Orchestrator``: a SQLAlchemy URL or an SQLite path.
+
+    Ax's tables are created first if missing (on PostgreSQL too, see
+    :mod:`ax_nas_plugins._sql_tables`; nothing process-wide is changed).
 
     Example::
 
@@ -251,23 +331,12 @@ def db_settings(location: str | os.PathLike[str]) -> DBSettings:
     """
     from ax.storage.sqa_store.structs import DBSettings
 
+    from ax_nas_plugins._sql_tables import create_tables
+
     bundle = registry_bundle()
     url = _as_url(location)
-    _create_tables(url)  # an Orchestrator on a fresh database needs them
+    create_tables(url)  # an Orchestrator on a fresh database needs them
     return DBSettings(url=url, encoder=bundle.encoder, decoder=bundle.decoder)
-
-
-def _create_tables(url: str) -> None:
-    """Create Ax's tables at ``url`` if missing (a throwaway engine; idempotent)."""
-    from ax.storage.sqa_store import sqa_classes  # noqa: F401  (registers tables)
-    from ax.storage.sqa_store.db import create_all_tables
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url)
-    try:
-        create_all_tables(engine)
-    finally:
-        engine.dispose()
 
 
 def connect(location: str | os.PathLike[str]) -> None:
@@ -277,12 +346,17 @@ def connect(location: str | os.PathLike[str]) -> None:
     """
     from ax.storage.sqa_store import db
 
+    from ax_nas_plugins._sql_tables import create_tables
+
     url = _as_url(location)
-    current = getattr(db, "SESSION_FACTORY", None)
-    if current is not None and str(db._bound_engine(current).url) == url:
+    try:
+        current = db.get_engine()
+    except ValueError:  # Ax's store was not initialized in this process yet
+        current = None
+    if current is not None and current.url.render_as_string(hide_password=False) == url:
         return
+    create_tables(url)
     db.init_engine_and_session_factory(url=url, force_init=current is not None)
-    db.create_all_tables(db.get_engine())
 
 
 def save_experiment(
@@ -345,8 +419,7 @@ def load_experiment(
         gs_json = payload.get("generation_strategy")
         gs = from_json(gs_json, bundle) if gs_json is not None else None
         if gs is not None:
-            gs._experiment = exp
-            _enforce_generation_rules(gs)
+            gs.experiment = exp
         return exp, gs
     if name is None:
         raise AxNasError(
@@ -368,15 +441,8 @@ def load_experiment(
     except ValueError:
         gs = None  # the experiment was saved without one
     if gs is not None:
-        _enforce_generation_rules(gs)
+        bundle.apply_strategy_rules(gs)
     return exp, gs
-
-
-def _enforce_generation_rules(gs: GenerationStrategy) -> None:
-    """Ax does not store a node's fallback table; re-apply the presets' rules."""
-    from ax_nas_plugins.generation import enforce_rules
-
-    enforce_rules(gs)
 
 
 def to_json(obj: Any, bundle: RegistryBundle | None = None) -> dict[str, Any]:
@@ -392,12 +458,18 @@ def to_json(obj: Any, bundle: RegistryBundle | None = None) -> dict[str, Any]:
 
 
 def from_json(data: dict[str, Any], bundle: RegistryBundle | None = None) -> Any:
-    """Inverse of :func:`to_json`."""
+    """Inverse of :func:`to_json`; a generation strategy gets its load-time rules."""
+    from ax.generation_strategy.generation_strategy import GenerationStrategy
     from ax.storage.json_store.decoder import object_from_json
 
+    from ax_nas_plugins._bundle import PluginRegistryBundle
+
     bundle = bundle or registry_bundle()
-    return object_from_json(
+    obj = object_from_json(
         data,
         decoder_registry=bundle.decoder_registry,
         class_decoder_registry=bundle.class_decoder_registry,
     )
+    if isinstance(obj, GenerationStrategy) and isinstance(bundle, PluginRegistryBundle):
+        bundle.apply_strategy_rules(obj)
+    return obj

@@ -207,3 +207,94 @@ def test_experiment_with_third_party_plugins_round_trips(
     assert loaded["mean"] == 12.0
     # The third party's hook plugin saw the save.
     assert json.loads(hook_file.read_text().splitlines()[0]) == {"saved": "toy_exp"}
+
+
+STORAGE_EXTENSION = """
+import json, sys, warnings
+import ax_nas_plugins as anp
+from ax_nas_plugins import storage
+from ax.core.experiment import Experiment
+from ax.core.objective import Objective
+from ax.core.optimization_config import OptimizationConfig
+from ax.core.parameter import ParameterType, RangeParameter
+from ax.core.search_space import SearchSpace
+
+mode, db, js = "{mode}", "{db}", "{js}"
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    bundle = anp.registry_bundle()
+from toy_nas_plugin import presets
+
+def fallbacks(gs):
+    return {{n: len(node.fallback_specs) for n, node in gs.nodes_by_name.items()}}
+
+if mode == "save":
+    metric = anp.metric("toy_metric", name="size", lower_is_better=True)
+    exp = Experiment(
+        name="toy_gs",
+        search_space=SearchSpace([RangeParameter("x", ParameterType.INT, 1, 9)]),
+        optimization_config=OptimizationConfig(
+            Objective("-size", metric_name_to_signature={{"size": metric.signature}})
+        ),
+        metrics=[metric],
+        runner=anp.runner("toy_runner"),
+    )
+    gs = anp.generation_strategy("toy_sobol", seed=3)
+    exp.new_trial(gs.gen_single_trial(experiment=exp))
+    storage.save_experiment(exp, db, gs)
+    storage.save_experiment(exp, js, gs)
+    budget = storage.to_json(presets.ToyBudget(epochs=3, unit="step"))
+    print("RESULT=" + json.dumps({{"fallbacks": fallbacks(gs), "budget": budget}}))
+else:
+    from ax.orchestration.orchestrator import Orchestrator, OrchestratorOptions
+    from ax.storage.sqa_store.load import load_generation_strategy_by_experiment_name
+
+    _, from_sql = storage.load_experiment(db, name="toy_gs")
+    _, from_json = storage.load_experiment(js)
+    orch = Orchestrator.from_stored_experiment(
+        "toy_gs", options=OrchestratorOptions(), db_settings=anp.db_settings(db)
+    )
+    # Ax's own loader without the bundle's decoder: Ax's default table is back.
+    plain = load_generation_strategy_by_experiment_name(
+        "toy_gs", config=bundle.sqa_config
+    )
+    budget = storage.from_json(json.loads(sys.argv[1]))
+    print("RESULT=" + json.dumps({{
+        "sql": fallbacks(from_sql), "json": fallbacks(from_json),
+        "orchestrator": fallbacks(orch.generation_strategy), "plain": fallbacks(plain),
+        "budget": [type(budget).__name__, budget.epochs, budget.unit],
+        "registered": presets.REGISTERED,
+        "storage_names": anp.available("storage"),
+        "warned": [str(w.message) for w in caught],
+    }}))
+"""
+
+
+@pytest.mark.slow  # two fresh interpreters with Ax and an Orchestrator
+def test_third_party_storage_extension_is_used_like_the_packs_own(
+    py, toy_site, tmp_path
+):
+    """A third party declares codecs, a register function and a strategy rule."""
+    paths = {"db": tmp_path / "toy.db", "js": tmp_path / "toy.json"}
+    saved = _run(py, toy_site, STORAGE_EXTENSION.format(mode="save", **paths))
+    assert saved["fallbacks"] == {"toy:sobol": 0}
+    assert saved["budget"] == {"__type": "ToyBudget", "epochs": 3, "unit": "step"}
+    code = STORAGE_EXTENSION.format(mode="load", **paths)
+    out = py(
+        f"import sys; sys.argv[1:] = [{json.dumps(json.dumps(saved['budget']))}]\n"
+        + code,
+        env={"PYTHONPATH": str(toy_site)},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT=")][-1]
+    loaded = json.loads(line[len("RESULT=") :])
+    assert loaded["sql"] == loaded["json"] == loaded["orchestrator"] == {"toy:sobol": 0}
+    assert loaded["plain"]["toy:sobol"] > 0  # the rule, not Ax, removed it
+    assert loaded["budget"] == ["ToyBudget", 3, "step"]
+    assert loaded["registered"] and set(loaded["registered"]) == {"toy"}
+    assert {"toy_storage", "broken_storage", "generation_presets"} <= set(
+        loaded["storage_names"]
+    )
+    broken = [w for w in loaded["warned"] if "broken_storage" in w]
+    assert broken and "toy-nas-plugin" in broken[0]
+    assert "toy storage declaration bug" in broken[0]

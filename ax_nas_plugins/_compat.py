@@ -1,0 +1,118 @@
+"""Every reach of the pack into private code of its dependencies, in one place.
+
+Each function names the version it was written against and what it depends
+on; ``tests/test_compat_*.py`` fail with a clear message when a dependency
+changes it. Sections are owned by the area that needs them.
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------
+# Storage and hooks (ax-platform 1.3.1, SQLAlchemy 2.1.9, pluggy 1.6.0)
+#
+# No private attribute is reached. ``storage.py``, ``_bundle.py``,
+# ``_sql_tables.py`` and ``hooks/manager.py`` extend these public points,
+# which a new release could still move; ``storage_extension_points_problems``
+# lists what no longer holds, and tests/test_compat.py fails with that list
+# (the storage/hooks section's test; other sections have tests/test_compat_*.py).
+#
+# - Ax ``RegistryBundle``: ``decoder`` is a property a subclass overrides
+#   (``RegistryBundleBase`` declares it abstract) and ``__init__`` takes the
+#   JSON registries by keyword; ``sqa_config`` feeds Ax's SQL save/load.
+# - Ax SQL ``Decoder.generation_strategy_from_sqa``: the one method every
+#   loaded strategy passes through (``DBSettings.decoder`` is what
+#   ``Orchestrator.from_stored_experiment`` decodes with).
+# - Ax ``sqa_store.db.get_engine`` (``ValueError`` before the first
+#   ``init_engine_and_session_factory``), ``create_all_tables``.
+# - Ax ``GenerationStrategy.experiment`` setter, ``nodes_by_name``, and a
+#   node's ``fallback_specs`` attribute (the presets' load-time rule).
+# - SQLAlchemy ``Dialect.type_compiler_instance`` (2.0+) and the type
+#   compiler's ``visit_TEXT`` / ``visit_VARCHAR``.
+# - pluggy ``PluginManager.register`` reading hook options through
+#   ``parse_hookimpl_opts`` (keys ``wrapper``, ``hookwrapper``, ``specname``),
+#   and ``get_hookcallers`` / ``get_name`` / ``get_plugin`` used by
+#   ``unregister``.
+# ---------------------------------------------------------------------------
+
+
+def storage_extension_points_problems() -> list[str]:
+    """What no longer holds of the public extension points listed above."""
+    import inspect
+
+    problems: list[str] = []
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            problems.append(what)
+
+    from ax.generation_strategy.generation_node import GenerationNode
+    from ax.generation_strategy.generation_strategy import GenerationStrategy
+    from ax.storage.registry_bundle import RegistryBundle, RegistryBundleBase
+    from ax.storage.sqa_store import db
+    from ax.storage.sqa_store.decoder import Decoder
+    from ax.storage.sqa_store.structs import DBSettings
+
+    need(
+        "decoder" in getattr(RegistryBundleBase, "__abstractmethods__", ()),
+        "ax RegistryBundleBase.decoder is no longer an abstract property "
+        "(ax_nas_plugins._bundle.PluginRegistryBundle overrides it)",
+    )
+    init = inspect.signature(RegistryBundle.__init__).parameters
+    for kw in (
+        "metric_clss",
+        "runner_clss",
+        "json_encoder_registry",
+        "json_decoder_registry",
+        "json_class_encoder_registry",
+        "json_class_decoder_registry",
+    ):
+        need(kw in init, f"ax RegistryBundle.__init__ lost the keyword {kw!r}")
+    need(
+        callable(getattr(Decoder, "generation_strategy_from_sqa", None)),
+        "ax Decoder.generation_strategy_from_sqa is gone "
+        "(StrategyRulesDecoder re-applies load-time rules there)",
+    )
+    need("decoder" in DBSettings._fields, "ax DBSettings has no `decoder` field")
+    for name in ("get_engine", "init_engine_and_session_factory", "create_all_tables"):
+        need(callable(getattr(db, name, None)), f"ax sqa_store.db.{name} is gone")
+    prop = inspect.getattr_static(GenerationStrategy, "experiment", None)
+    need(
+        isinstance(prop, property) and prop.fset is not None,
+        "ax GenerationStrategy.experiment has no setter",
+    )
+    need(
+        isinstance(
+            inspect.getattr_static(GenerationStrategy, "nodes_by_name", None), property
+        ),
+        "ax GenerationStrategy.nodes_by_name is gone",
+    )
+    need(
+        "fallback_specs" in inspect.signature(GenerationNode.__init__).parameters,
+        "ax GenerationNode no longer takes fallback_specs",
+    )
+
+    from sqlalchemy.engine.interfaces import Dialect
+    from sqlalchemy.sql.compiler import GenericTypeCompiler
+
+    need(
+        "type_compiler_instance" in getattr(Dialect, "__annotations__", {}),
+        "SQLAlchemy Dialect.type_compiler_instance is gone",
+    )
+    for name in ("visit_TEXT", "visit_VARCHAR"):
+        need(
+            callable(getattr(GenericTypeCompiler, name, None)),
+            f"SQLAlchemy GenericTypeCompiler.{name} is gone",
+        )
+
+    import pluggy
+
+    register_src = inspect.getsource(pluggy.PluginManager.register)
+    need(
+        "parse_hookimpl_opts" in register_src,
+        "pluggy PluginManager.register no longer reads options through "
+        "parse_hookimpl_opts (hooks.manager.GuardedPluginManager relies on it)",
+    )
+    opts = pluggy.HookimplMarker("compat_check")(lambda: None).compat_check_impl
+    for key in ("wrapper", "hookwrapper", "specname"):
+        need(key in opts, f"pluggy hookimpl options lost the key {key!r}")
+    return problems
