@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gc
+import errno
+import logging
 import math
 import os
 import string
-from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,8 @@ from ax_nas_plugins.metrics._process import NoFiniteValuesError, process_curve
 
 if TYPE_CHECKING:
     from ax.core.base_trial import BaseTrial
-    from ax.core.experiment import Experiment
+
+logger = logging.getLogger(__name__)
 
 #: run_metadata keys holding a trial's TensorBoard dir, in the order they are tried.
 #: ``tensorboard_dir`` and ``log_dir`` are what this pack's runners write;
@@ -44,6 +44,10 @@ class TensorBoardNotYetError(AxNasError):
 
 class TensorBoardDataError(AxNasError):
     """The trial finished and its dir or tag is missing, or holds no usable value."""
+
+
+class TensorBoardReadError(TensorBoardDataError):
+    """Reading the trial's dir failed with an ``OSError`` (named in the message)."""
 
 
 class TensorBoardCurveMetric(MapMetric):
@@ -156,19 +160,6 @@ class TensorBoardCurveMetric(MapMetric):
         # so one read of a trial's dir serves all of them.
         return TensorBoardCurveMetric
 
-    def bulk_fetch_experiment_data(
-        self,
-        experiment: Experiment,
-        metrics: list[Metric],
-        trials: list[BaseTrial] | None = None,
-        **kwargs: Any,
-    ) -> dict[int, dict[str, MetricFetchResult]]:
-        """Fetch several metrics of many trials (each trial's dir read once)."""
-        with _gc_paused():
-            return super().bulk_fetch_experiment_data(
-                experiment=experiment, metrics=metrics, trials=trials, **kwargs
-            )
-
     def fetch_trial_data(self, trial: BaseTrial, **kwargs: Any) -> MetricFetchResult:
         return self.bulk_fetch_trial_data(trial=trial, metrics=[self], **kwargs)[
             self.signature
@@ -191,7 +182,6 @@ class TensorBoardCurveMetric(MapMetric):
         if not isinstance(trial, Trial) or trial.arm is None:
             for m in ours:
                 results[m.signature] = _err(
-                    m,
                     TensorBoardDataError(
                         f"Trial {trial.index}: TensorBoard metrics read one arm per "
                         "trial (an ax Trial with its arm set); batch trials and "
@@ -201,13 +191,37 @@ class TensorBoardCurveMetric(MapMetric):
             return results
         finished = trial.status.is_terminal
         refreshed: set[str] = set()  # each dir is read once per call
-        with _gc_paused():
-            for m in ours:
-                try:
-                    results[m.signature] = Ok(m._fetch(trial, finished, refreshed))
-                except (TensorBoardNotYetError, TensorBoardDataError) as exc:
-                    results[m.signature] = _err(m, exc)
+        for m in ours:
+            results[m.signature] = m._fetch_result(trial, finished, refreshed)
         return results
+
+    def _fetch_result(
+        self, trial: Trial, finished: bool, refreshed: set[str]
+    ) -> MetricFetchResult:
+        """This metric's result for one trial; every failure is this trial's own.
+
+        A curve that is not there yet while the trial runs is a normal state:
+        an empty ``Data`` (Ax logs nothing for it and fetches again on the next
+        poll; a ``MetricFetchE`` would make Ax log it, with a traceback when it
+        carries an exception). Any ``OSError`` reading the dir (a symlink
+        loop, a stale network handle, an I/O error, a permission) becomes
+        this trial's ``MetricFetchE`` naming the path and the errno.
+        """
+        try:
+            return Ok(self._fetch(trial, finished, refreshed))
+        except TensorBoardNotYetError as exc:
+            logger.debug("%s", exc)
+            return Ok(Data())
+        except TensorBoardDataError as exc:
+            return _err(exc)
+        except OSError as exc:
+            return _err(
+                TensorBoardReadError(
+                    f"Trial {trial.index}: cannot read its TensorBoard dir "
+                    f"(metric {self.name!r}, tag {self.tag!r}): "
+                    f"{_describe_os_error(exc)}."
+                )
+            )
 
     # -- reading -------------------------------------------------------------
 
@@ -350,27 +364,15 @@ class TensorBoardCurveMetric(MapMetric):
             )
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while many small objects are made.
-
-    Reading a cold dir makes ~10 objects per point (protobuf messages, Ax
-    DataRows), none of them in cycles; without the pause Python runs full
-    collections over the whole heap (Ax, torch, ...) during the read, which
-    measured here more than doubled a cold fetch.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _err(metric: Metric, exc: Exception) -> MetricFetchResult:
+def _err(exc: Exception) -> MetricFetchResult:
     return Err(MetricFetchE(message=str(exc), exception=exc))
+
+
+def _describe_os_error(exc: OSError) -> str:
+    """``path: strerror (errno N, NAME)`` of an ``OSError``."""
+    code = errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno else "no errno"
+    where = exc.filename if exc.filename is not None else "?"
+    return f"{where}: {exc.strerror or exc} (errno {exc.errno}, {code})"
 
 
 def _check_template(where: str, template: str) -> None:
