@@ -126,9 +126,7 @@ def test_one_read_serves_several_metrics_of_a_trial(tmp_path, monkeypatch):
     assert set(data.full_df["metric_name"]) == {"val_acc", "loss"}
 
 
-def test_missing_dir_or_tag_is_empty_while_running_then_a_clear_error(
-    tmp_path, caplog
-):
+def test_missing_dir_or_tag_is_empty_while_running_then_a_clear_error(tmp_path, caplog):
     metric = anp.metric("tensorboard", name="val_acc")
     exp = experiment([metric])
     trial = running_trial(exp, tmp_path / "not_there")
@@ -282,7 +280,7 @@ def test_registered_and_stored_in_json_and_sqlite(tmp_path, py):
 
 @pytest.mark.parametrize("where", ["dir", "file"])
 def test_an_unreadable_trial_dir_is_that_trials_error_only(tmp_path, where):
-    """A symlink loop (ELOOP) in one trial's dir: its own MetricFetchE, others intact."""
+    """A symlink loop (ELOOP) in one trial dir: its own MetricFetchE, others intact."""
     write_curve(tmp_path / "good", "val_acc", [0.1, 0.2])
     bad = tmp_path / "bad"
     if where == "dir":

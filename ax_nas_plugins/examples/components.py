@@ -6,6 +6,7 @@ import sys
 
 from torchx import specs
 
+
 def mlp(
     tensorboard_dir: str,
     trial_index: int = 0,
