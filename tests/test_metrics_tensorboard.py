@@ -135,6 +135,8 @@ def test_missing_dir_or_tag_is_empty_while_running_then_a_clear_error(tmp_path, 
     # Said once, quietly (DEBUG), for whoever wants to know.
     assert "does not exist yet" in caplog.text
     assert all(r.levelno == logging.DEBUG for r in caplog.records)
+    # What Ax calls leaves it out: nothing to log, fetched again next poll.
+    assert metric.bulk_fetch_experiment_data(exp, [metric]) == {trial.index: {}}
 
     write_curve(tmp_path / "t1", "train_loss", [1.0, 0.5])
     trial2 = running_trial(exp, tmp_path / "t1")

@@ -23,6 +23,7 @@ from ax_nas_plugins.metrics._process import NoFiniteValuesError, process_curve
 
 if TYPE_CHECKING:
     from ax.core.base_trial import BaseTrial
+    from ax.core.experiment import Experiment
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +161,33 @@ class TensorBoardCurveMetric(MapMetric):
         # so one read of a trial's dir serves all of them.
         return TensorBoardCurveMetric
 
+    def bulk_fetch_experiment_data(
+        self,
+        experiment: Experiment,
+        metrics: list[Metric],
+        trials: list[BaseTrial] | None = None,
+        **kwargs: Any,
+    ) -> dict[int, dict[str, MetricFetchResult]]:
+        """Fetch several metrics of many trials; curves not there yet are left out.
+
+        The rule: a (trial, metric) whose curve does not exist yet is absent
+        from the result, as Ax's own base class leaves out trials that expect
+        no data. Ax then logs nothing for it and fetches it again on the next
+        poll (an empty ``Data`` would make Ax log "Data to attach is empty"
+        when no trial has a point yet; a ``MetricFetchE`` is logged at INFO).
+        """
+        results = super().bulk_fetch_experiment_data(
+            experiment=experiment, metrics=metrics, trials=trials, **kwargs
+        )
+        return {
+            index: {
+                sig: result
+                for sig, result in by_metric.items()
+                if not (result.is_ok() and result.unwrap().empty)
+            }
+            for index, by_metric in results.items()
+        }
+
     def fetch_trial_data(self, trial: BaseTrial, **kwargs: Any) -> MetricFetchResult:
         return self.bulk_fetch_trial_data(trial=trial, metrics=[self], **kwargs)[
             self.signature
@@ -201,11 +229,12 @@ class TensorBoardCurveMetric(MapMetric):
         """This metric's result for one trial; every failure is this trial's own.
 
         A curve that is not there yet while the trial runs is a normal state:
-        an empty ``Data`` (Ax logs nothing for it and fetches again on the next
-        poll; a ``MetricFetchE`` would make Ax log it, with a traceback when it
-        carries an exception). Any ``OSError`` reading the dir (a symlink
-        loop, a stale network handle, an I/O error, a permission) becomes
-        this trial's ``MetricFetchE`` naming the path and the errno.
+        an empty ``Data``, logged at DEBUG only (a ``MetricFetchE`` would make
+        Ax log it, with a traceback when it carries an exception);
+        :meth:`bulk_fetch_experiment_data` leaves it out. Any ``OSError``
+        reading the dir (a symlink loop, a stale network handle, an I/O
+        error, a permission) becomes this trial's ``MetricFetchE`` naming the
+        path and the errno.
         """
         try:
             return Ok(self._fetch(trial, finished, refreshed))
