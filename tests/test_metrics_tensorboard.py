@@ -308,26 +308,27 @@ def test_an_unreadable_trial_dir_is_that_trials_error_only(tmp_path, where):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["json", "db"])
-def test_experiment_stored_by_0_1_still_loads(tmp_path, py, fmt):
-    """Fixture written by the 0.1 code (three separate model-stat classes)."""
+def test_experiment_stored_by_0_1_still_loads(tmp_path, py):
+    """Fixtures written by the 0.1 code (three separate model-stat classes)."""
     import shutil
     from pathlib import Path
 
-    src = Path(__file__).parent / "fixtures" / f"metrics_0_1.{fmt}"
-    location = tmp_path / src.name
-    shutil.copy(src, location)
-    code = (
-        "from ax_nas_plugins import storage\n"
-        f"exp, _ = storage.load_experiment({str(location)!r}, 'metrics_0_1')\n"
-        "for m in sorted(exp.metrics.values(), key=lambda m: m.name):\n"
-        "    print(type(m).__name__, m.name, m.tag, m.mode, m.steps_from)\n"
-    )
+    code = "from ax_nas_plugins import storage\n"
+    for fmt in ("json", "db"):
+        src = Path(__file__).parent / "fixtures" / f"metrics_0_1.{fmt}"
+        location = tmp_path / src.name
+        shutil.copy(src, location)
+        code += (
+            f"exp, _ = storage.load_experiment({str(location)!r}, 'metrics_0_1')\n"
+            "for m in sorted(exp.metrics.values(), key=lambda m: m.name):\n"
+            "    print(type(m).__name__, m.name, m.tag, m.mode, m.steps_from)\n"
+        )
     out = py(code)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-4:] == [
+    expected = [
         "LatencyMetric latency_ms latency_ms final None",
         "NumParamsMetric num_params num_params final val_acc",
         "ModelSizeMetric size bytes final None",
         "TensorBoardCurveMetric val_acc val_acc curve None",
     ]
+    assert out.stdout.strip().splitlines()[-8:] == expected * 2
