@@ -164,74 +164,21 @@ def measure_latency(
         device: Move model and input there first (default: where the model is).
         clock: ``"wall"`` or ``"thread_cpu"`` (see above).
     """
-    import time
-
     import torch
-    from torch.utils import benchmark
 
-    if not isinstance(warmup, int) or warmup < 0:
-        raise MeasureError(f"warmup must be an integer >= 0, got {warmup!r}.")
-    if not min_run_time or min_run_time <= 0:
-        raise MeasureError(f"min_run_time must be > 0 seconds, got {min_run_time!r}.")
-    if num_threads is not None and (
-        not isinstance(num_threads, int) or num_threads < 1
-    ):
-        raise MeasureError(f"num_threads must be None or >= 1, got {num_threads!r}.")
     dev = torch.device(device) if device is not None else _model_device(model)
-    if clock not in CLOCKS:
-        raise MeasureError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}.")
-    if clock == "thread_cpu" and (dev.type != "cpu" or num_threads != 1):
-        raise MeasureError(
-            "clock='thread_cpu' needs a CPU model and num_threads=1 (it counts the "
-            f"calling thread's CPU time only); got device {dev}, num_threads "
-            f"{num_threads!r}."
-        )
+    _check_latency_args(warmup, min_run_time, num_threads, clock, dev)
     if device is not None:
         model = model.to(dev)
     example = _to_device(example_input, dev)
     threads = num_threads or torch.get_num_threads()
-    if isinstance(example, dict):
-        stmt, args = "model(**example)", example
-    elif isinstance(example, tuple | list):
-        stmt, args = "model(*example)", example
-    else:
-        stmt, args = "model(example)", example
-
-    was_training = model.training
-    previous_threads = torch.get_num_threads()
-    model.eval()
-    try:
-        torch.set_num_threads(threads)
-        with torch.inference_mode():
-            for _ in range(warmup):
-                if isinstance(args, dict):
-                    model(**args)
-                elif isinstance(args, tuple | list):
-                    model(*args)
-                else:
-                    model(args)
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            timer = benchmark.Timer(
-                stmt=stmt,
-                globals={"model": model, "example": args},
-                num_threads=threads,
-                timer=time.thread_time if clock == "thread_cpu" else time.perf_counter,
-            )
-            m = timer.blocked_autorange(min_run_time=min_run_time)
-    finally:
-        torch.set_num_threads(previous_threads)
-        model.train(was_training)
-
-    import statistics
-
+    m = _timed(model, example, dev, threads, warmup, min_run_time, clock)
     times = [t * 1e3 for t in m.times]
     ordered = sorted(times)
-    p90 = _percentile(ordered, 0.9)
     return LatencyResult(
-        median_ms=float(statistics.median(ordered)),
-        p90_ms=p90,
-        mean_ms=float(statistics.fmean(ordered)),
+        median_ms=_percentile(ordered, 0.5),
+        p90_ms=_percentile(ordered, 0.9),
+        mean_ms=float(sum(ordered) / len(ordered)),
         iqr_ms=_percentile(ordered, 0.75) - _percentile(ordered, 0.25),
         blocks=len(times),
         calls_per_block=int(m.number_per_run),
@@ -244,6 +191,81 @@ def measure_latency(
         min_ms=ordered[0],
         times_ms=times,
     )
+
+
+def _check_latency_args(
+    warmup: Any, min_run_time: Any, num_threads: Any, clock: str, dev: Any
+) -> None:
+    """Refuse arguments of :func:`measure_latency` that are not allowed."""
+    if not isinstance(warmup, int) or warmup < 0:
+        raise MeasureError(f"warmup must be an integer >= 0, got {warmup!r}.")
+    if not min_run_time or min_run_time <= 0:
+        raise MeasureError(f"min_run_time must be > 0 seconds, got {min_run_time!r}.")
+    if num_threads is not None and (
+        not isinstance(num_threads, int) or num_threads < 1
+    ):
+        raise MeasureError(f"num_threads must be None or >= 1, got {num_threads!r}.")
+    if clock not in CLOCKS:
+        raise MeasureError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}.")
+    if clock == "thread_cpu" and (dev.type != "cpu" or num_threads != 1):
+        raise MeasureError(
+            "clock='thread_cpu' needs a CPU model and num_threads=1 (it counts the "
+            f"calling thread's CPU time only); got device {dev}, num_threads "
+            f"{num_threads!r}."
+        )
+
+
+def _call(model: Any, example: Any) -> Any:
+    """``model(example)``; a tuple/list is unpacked, a dict passed as keywords."""
+    if isinstance(example, dict):
+        return model(**example)
+    if isinstance(example, tuple | list):
+        return model(*example)
+    return model(example)
+
+
+def _timed(
+    model: Any,
+    example: Any,
+    dev: Any,
+    threads: int,
+    warmup: int,
+    min_run_time: float,
+    clock: str,
+) -> Any:
+    """Warm-up calls, then ``Timer.blocked_autorange``; mode and threads restored."""
+    import time
+
+    import torch
+    from torch.utils import benchmark
+
+    was_training = model.training
+    previous_threads = torch.get_num_threads()
+    model.eval()
+    try:
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            for _ in range(warmup):
+                _call(model, example)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            # The statement calls the model directly (no helper call timed).
+            if isinstance(example, dict):
+                stmt = "model(**example)"
+            elif isinstance(example, tuple | list):
+                stmt = "model(*example)"
+            else:
+                stmt = "model(example)"
+            timer = benchmark.Timer(
+                stmt=stmt,
+                globals={"model": model, "example": example},
+                num_threads=threads,
+                timer=time.thread_time if clock == "thread_cpu" else time.perf_counter,
+            )
+            return timer.blocked_autorange(min_run_time=min_run_time)
+    finally:
+        torch.set_num_threads(previous_threads)
+        model.train(was_training)
 
 
 def _percentile(ordered: list[float], q: float) -> float:

@@ -11,6 +11,19 @@ Targets (issue 4): >= 100x faster than Ax per repeated poll, >= 10x on the
 cold fetch, 100% of the points, memory growing with the points kept and not
 with the number of polls.
 
+Two more parts (issues 9 and 10):
+
+- Peak memory of a cold fetch of one trial with ``--big`` scalars (default
+  2,000,000: 1,000,000 steps x 2 tags), in a fresh process: the peak RSS
+  growth and tracemalloc's peak, in bytes per point, next to what is kept.
+- The pack's reader (``metrics/_events.py``) against tensorboard's own
+  incremental loaders (``event_file_loader.RawEventFileLoader``, records as
+  bytes, and ``EventFileLoader``, parsed ``Event`` protos) on the same file:
+  a cold read, a poll with nothing new, a poll with 50 new points, the peak
+  memory of the cold read, and what each returns from a file with a
+  truncated record, a record with a bad data CRC and a record with a wrong
+  length whose header CRC is valid.
+
 Run: ``nice -n 10 python benchmarks/tensorboard_fetch.py [--trials 20]``
 """
 
@@ -28,6 +41,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from array import array
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -134,13 +148,427 @@ def run_pass(args, memory: bool, ax_fetches: int) -> list[dict]:
     return rows
 
 
+def write_fast(path: str, n_steps: int) -> None:
+    """An event file of ``n_steps`` x 2 tags, framed with numpy CRCs (fast).
+
+    The same bytes as torch's SummaryWriter would write for these points
+    (one ``Event`` per tag and step, simple_value), minus its wall times.
+    """
+    import struct
+
+    import numpy as np
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    from ax_nas_plugins.metrics._events import masked_crc32c, masked_crc32c_many
+
+    os.makedirs(path, exist_ok=True)
+    version = Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString()
+    with open(os.path.join(path, "events.out.tfevents.1.bench.1.0"), "wb") as fh:
+        head = struct.pack("<Q", len(version))
+        fh.write(head + struct.pack("<I", masked_crc32c(head)) + version)
+        fh.write(struct.pack("<I", masked_crc32c(version)))
+        block = 100_000
+        for first in range(0, n_steps, block):
+            bodies = []
+            for s in range(first, min(first + block, n_steps)):
+                for tag, value in ((TAGS[0], s / 7), (TAGS[1], 1.0 / (s + 1))):
+                    summary = Summary(
+                        value=[Summary.Value(tag=tag, simple_value=value)]
+                    )
+                    ev = Event(wall_time=1.0 + s, step=s, summary=summary)
+                    bodies.append(ev.SerializeToString())
+            lengths = np.array([len(b) for b in bodies], dtype=np.int64)
+            heads = b"".join(struct.pack("<Q", n) for n in lengths)
+            head_crc = masked_crc32c_many(
+                heads, np.arange(len(bodies)) * 8, np.full(len(bodies), 8)
+            )
+            data = b"".join(bodies)
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            data_crc = masked_crc32c_many(data, starts, lengths)
+            out = bytearray()
+            for i, body in enumerate(bodies):
+                out += heads[8 * i : 8 * i + 8]
+                out += struct.pack("<I", int(head_crc[i]))
+                out += body
+                out += struct.pack("<I", int(data_crc[i]))
+            fh.write(out)
+
+
+def big_child(path: str) -> dict:
+    """In a fresh process: peak memory of one cold fetch of the dir ``path``."""
+    import resource
+
+    from tb_helpers import experiment, running_trial
+
+    import ax_nas_plugins as anp
+
+    tmp = Path(path)
+    metrics = [anp.metric("tensorboard", name=t, tag=t) for t in TAGS]
+    exp = experiment(metrics, name="big")
+    running_trial(exp, tmp)
+    gc.collect()
+    rss0 = _rss_bytes()
+    kb0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    out = metrics[0].bulk_fetch_experiment_data(experiment=exp, metrics=metrics)
+    seconds = time.perf_counter() - t0
+    peak_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - kb0) * 1024
+    points = sum(len(r.unwrap()._data_rows) for r in out[0].values())
+    kept_rss = _rss_bytes() - rss0
+    del out
+    # Same fetch again from a cold cache, traced (slower; bytes, not time).
+    from ax_nas_plugins.metrics import _logdir
+
+    _logdir.clear_cache()
+    gc.collect()
+    tracemalloc.start()
+    out = metrics[0].bulk_fetch_experiment_data(experiment=exp, metrics=metrics)
+    kept, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del out
+    return {
+        "points": points,
+        "cold_fetch_s": seconds,
+        "peak_rss_growth_bytes": peak_growth,
+        "rss_kept_bytes": kept_rss,
+        "peak_rss_growth_per_point": peak_growth / points,
+        "traced_peak_per_point": peak / points,
+        "traced_kept_per_point": kept / points,
+        "note": "peak RSS growth counts the rss already reserved before the fetch "
+        "as 0; ru_maxrss only rises above the starting rss.",
+    }
+
+
+def _run_big(n_points: int) -> dict:
+    """``big_child`` in a fresh interpreter (its peak RSS is this fetch's alone)."""
+    import subprocess
+
+    tmp = Path(tempfile.mkdtemp(prefix="tb_fetch_big_"))
+    write_fast(str(tmp), n_points // 2)  # here, not in the measured process
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--big-child", str(tmp)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["file"] = "written by write_fast (torch SummaryWriter's records)"
+    print(
+        f"cold fetch of {result['points']:,} points in a fresh process: "
+        f"{result['cold_fetch_s']:.1f} s; peak RSS growth "
+        f"{result['peak_rss_growth_per_point']:.0f} B/point, RSS kept "
+        f"{result['rss_kept_bytes'] / result['points']:.0f} B/point; traced peak "
+        f"{result['traced_peak_per_point']:.0f} B/point, traced kept "
+        f"{result['traced_kept_per_point']:.0f} B/point"
+    )
+    return result
+
+
+def _save_part(key: str, value: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "tensorboard_fetch.json"
+    data = json.loads(out.read_text()) if out.exists() else {}
+    data[key] = value
+    out.write_text(json.dumps(data, indent=2))
+
+
+# --- the pack's reader vs tensorboard's loaders ------------------------------
+
+
+class _OursLoader:
+    """The pack's reader: points by tag after each poll."""
+
+    name = "ours (_events.EventFileReader)"
+
+    def __init__(self, path: str) -> None:
+        from ax_nas_plugins.metrics._events import EventFileReader
+
+        self.reader = EventFileReader(path)
+
+    def poll(self) -> None:
+        self.reader.poll()
+
+    def count(self) -> int:
+        return sum(len(p[0]) for p in self.reader.points.values())
+
+
+class _TBLoader:
+    """tensorboard's incremental loader; scalars kept like ours (arrays by tag).
+
+    ``raw=True``: ``RawEventFileLoader`` (record bytes; parsed here with the
+    same ``Event`` proto); else ``EventFileLoader`` (parsed and converted to
+    TF2 tensors by tensorboard's data_compat, as TensorBoard itself reads).
+    """
+
+    def __init__(self, path: str, raw: bool) -> None:
+        from tensorboard.backend.event_processing import event_file_loader as efl
+        from tensorboard.compat.proto.event_pb2 import Event
+        from tensorboard.util import tensor_util
+
+        self.raw = raw
+        self.name = (
+            "tensorboard RawEventFileLoader" if raw else "tensorboard EventFileLoader"
+        )
+        self.loader = (efl.RawEventFileLoader if raw else efl.EventFileLoader)(path)
+        self.parse = Event.FromString
+        self.to_array = tensor_util.make_ndarray
+        self.points: dict[str, tuple[array, array]] = {}
+
+    def poll(self) -> None:
+        points = self.points
+        for item in self.loader.Load():
+            event = self.parse(item) if self.raw else item
+            for v in event.summary.value:
+                kind = v.WhichOneof("value")
+                if kind == "simple_value":
+                    value = v.simple_value
+                elif kind == "tensor" and v.metadata.plugin_data.plugin_name in (
+                    "scalars",
+                    "",
+                ):
+                    value = float(self.to_array(v.tensor).reshape(-1)[0])
+                else:
+                    continue
+                pair = points.get(v.tag)
+                if pair is None:
+                    pair = points[v.tag] = (array("q"), array("d"))
+                pair[0].append(event.step)
+                pair[1].append(value)
+
+    def count(self) -> int:
+        return sum(len(p[0]) for p in self.points.values())
+
+
+def _loaders(path: str) -> list:
+    return [_OursLoader(path), _TBLoader(path, raw=True), _TBLoader(path, raw=False)]
+
+
+def _corrupt_files(folder: Path) -> dict[str, tuple[str, int]]:
+    """Three damaged copies of a 10-step file: name -> (path, points intact)."""
+    import struct
+
+    from ax_nas_plugins.metrics._events import masked_crc32c
+
+    src_dir = folder / "src"
+    from torch.utils.tensorboard import SummaryWriter
+
+    w = SummaryWriter(str(src_dir))
+    for s in range(10):
+        w.add_scalar("a", float(s), s)
+    w.close()
+    blob = next(src_dir.glob("*tfevents*")).read_bytes()
+    starts, pos = [], 0
+    while pos + 12 <= len(blob):
+        (n,) = struct.unpack_from("<Q", blob, pos)
+        starts.append((pos, n))
+        pos += 16 + n
+    out = {}
+    # 1. The writer is mid-record: the last record cut in half.
+    p, n = starts[-1]
+    path = folder / "events.out.tfevents.truncated"
+    path.write_bytes(blob[: p + 12 + n // 2])
+    out["truncated last record"] = (str(path), 9)
+    # 2. One data byte flipped in step 2's record (record 0 is the version).
+    b = bytearray(blob)
+    p, n = starts[3]
+    b[p + 12 + n - 1] ^= 0xFF
+    path = folder / "events.out.tfevents.badcrc"
+    path.write_bytes(bytes(b))
+    out["bad data CRC (step 2)"] = (str(path), 9)
+    # 3. Step 2's length made huge, with a header CRC that checks out.
+    b = bytearray(blob)
+    p, n = starts[3]
+    b[p : p + 8] = struct.pack("<Q", 10**9)
+    b[p + 8 : p + 12] = struct.pack("<I", masked_crc32c(bytes(b[p : p + 8])))
+    path = folder / "events.out.tfevents.badlen"
+    path.write_bytes(bytes(b))
+    out["wrong length, valid CRC (step 2)"] = (str(path), 9)
+    return out
+
+
+def compare_loaders(steps: int) -> dict:
+    """Speed, memory and corrupt-file behaviour of the three readers (see docs)."""
+    tmp = Path(tempfile.mkdtemp(prefix="tb_loaders_"))
+    from torch.utils.tensorboard import SummaryWriter
+
+    w = SummaryWriter(str(tmp / "run"), max_queue=100_000, flush_secs=3600)
+    for s in range(steps):
+        w.add_scalar(TAGS[0], s / 7, s)
+        w.add_scalar(TAGS[1], 1.0 / (s + 1), s)
+    w.flush()
+    path = str(next((tmp / "run").glob("*tfevents*")))
+    rows = []
+    readers = _loaders(path)
+    for r in readers:
+        t0 = time.perf_counter()
+        r.poll()
+        rows.append({"reader": r.name, "cold_s": time.perf_counter() - t0})
+        rows[-1]["cold_points"] = r.count()
+    for r, row in zip(readers, rows, strict=True):
+        t0 = time.perf_counter()
+        for _ in range(10):
+            r.poll()
+        row["idle_poll_s"] = (time.perf_counter() - t0) / 10
+    new_times: dict[str, list[float]] = {r.name: [] for r in readers}
+    for k in range(5):
+        for s in range(steps + 25 * k, steps + 25 * (k + 1)):
+            w.add_scalar(TAGS[0], s / 7, s)
+            w.add_scalar(TAGS[1], 1.0 / (s + 1), s)
+        w.flush()
+        for r in readers:
+            t0 = time.perf_counter()
+            r.poll()
+            new_times[r.name].append(time.perf_counter() - t0)
+    w.close()
+    for r, row in zip(readers, rows, strict=True):
+        row["poll_50_new_s"] = statistics.median(new_times[r.name])
+        row["points_after_polls"] = r.count()
+    # Peak memory of a cold read (tracemalloc; a fresh reader each).
+    for row, make in zip(
+        rows,
+        (
+            lambda: _OursLoader(path),
+            lambda: _TBLoader(path, True),
+            lambda: _TBLoader(path, False),
+        ),
+        strict=True,
+    ):
+        gc.collect()
+        tracemalloc.start()
+        r = make()
+        r.poll()
+        kept, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        n = r.count()
+        row["traced_peak_per_point"] = peak / n
+        row["traced_kept_per_point"] = kept / n
+        del r
+    # Corrupt files: points returned, and whether anything was said (WARNING+).
+    corrupt = _corrupt_files(tmp / "corrupt")
+    for row, make in zip(
+        rows,
+        (
+            lambda p: _OursLoader(p),
+            lambda p: _TBLoader(p, True),
+            lambda p: _TBLoader(p, False),
+        ),
+        strict=True,
+    ):
+        row["corrupt"] = {}
+        for case, (p, intact) in corrupt.items():
+            handler = _CountWarnings()
+            logging.getLogger().addHandler(handler)
+            logging.disable(logging.NOTSET)
+            try:
+                r = make(p)
+                r.poll()
+                r.poll()  # a second poll: does it get past the damage later?
+                got = r.count()
+                error = ""
+            except Exception as exc:  # a loader that raises
+                got, error = 0, f"{type(exc).__name__}: {exc}"
+            finally:
+                logging.disable(logging.WARNING)
+                logging.getLogger().removeHandler(handler)
+            row["corrupt"][case] = {
+                "points": got,
+                "intact": intact,
+                "warned": handler.count > 0,
+                "error": error,
+            }
+    shutil.rmtree(tmp, ignore_errors=True)
+    _print_loaders(rows, steps)
+    return {"steps": steps, "tags": len(TAGS), "rows": rows}
+
+
+class _CountWarnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+def _print_loaders(rows: list[dict], steps: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=150)
+    table = Table(
+        title=f"one event file, {2 * steps:,} scalars: the pack's reader vs "
+        "tensorboard's loaders"
+    )
+    for col in (
+        "reader",
+        "cold s",
+        "idle poll ms",
+        "poll +50 ms",
+        "peak B/pt",
+        "kept B/pt",
+        "points",
+    ):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            r["reader"],
+            f"{r['cold_s']:.2f}",
+            f"{r['idle_poll_s'] * 1e3:.3f}",
+            f"{r['poll_50_new_s'] * 1e3:.2f}",
+            f"{r['traced_peak_per_point']:.0f}",
+            f"{r['traced_kept_per_point']:.0f}",
+            str(r["points_after_polls"]),
+        )
+    console.print(table)
+    cases = list(rows[0]["corrupt"])
+    table = Table(title="damaged files (10 steps): points returned of those intact")
+    table.add_column("reader")
+    for c in cases:
+        table.add_column(c, justify="right")
+    for r in rows:
+        cells = []
+        for c in cases:
+            v = r["corrupt"][c]
+            cell = f"{v['points']}/{v['intact']}" + (" warned" if v["warned"] else "")
+            cells.append(cell + (f" ({v['error'][:30]})" if v["error"] else ""))
+        table.add_row(r["reader"], *cells)
+    console.print(table)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--polls", type=int, default=10)
     parser.add_argument("--append", type=int, default=50)
+    parser.add_argument("--big", type=int, default=2_000_000)
+    parser.add_argument("--loader-steps", type=int, default=50_000)
+    parser.add_argument("--big-child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only", choices=("fetch", "big", "loaders"), help="run one part only"
+    )
     args = parser.parse_args()
+    if args.big_child:
+        logging.disable(logging.WARNING)
+        print(json.dumps(big_child(args.big_child)))
+        return
+    if args.only in (None, "big"):
+        big = _run_big(args.big)
+        _save_part("big", big)
+    if args.only in (None, "loaders"):
+        loaders = compare_loaders(args.loader_steps)
+        _save_part("loaders", loaders)
+    if args.only not in (None, "fetch"):
+        return
 
     import torch
 
@@ -257,7 +685,9 @@ def main() -> None:
     )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "tensorboard_fetch.json"
-    out.write_text(json.dumps(summary, indent=2))
+    old = json.loads(out.read_text()) if out.exists() else {}
+    parts = {k: old[k] for k in ("big", "loaders") if k in old}
+    out.write_text(json.dumps(summary | parts, indent=2))
     console.print(f"wrote {out}")
 
 

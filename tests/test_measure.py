@@ -29,6 +29,18 @@ def test_trainer_side_import_pulls_in_neither_ax_botorch_nor_torch(py):
     assert out.stdout.strip() == "[]"
 
 
+def test_lightning_callback_and_example_trainer_import_no_ax(py):
+    out = py(
+        "import sys, ax_nas_plugins.lightning_callback\n"
+        "import ax_nas_plugins.examples.mlp_trainer as t\n"
+        "t._module_class()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'ax', 'botorch', 'torchx', 'gpytorch', 'pluggy'}))"
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_count_params_and_size_count_shared_tensors_once():
     net = _mlp()
     expected = 16 * 32 + 32 + 32 * 4 + 4

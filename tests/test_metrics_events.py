@@ -231,3 +231,47 @@ def test_a_symlink_loop_in_the_log_dir_is_walked_once(tmp_path):
     state = LogDir(str(tmp_path))
     assert state.refresh()
     assert state.curve("a")[0].tolist() == [0.0, 1.0, 2.0]
+
+
+def _set_length(blob: bytearray, pos: int, length: int) -> None:
+    """Rewrite a record's length and give it a valid header CRC."""
+    import struct
+
+    blob[pos : pos + 8] = struct.pack("<Q", length)
+    blob[pos + 8 : pos + 12] = struct.pack(
+        "<I", masked_crc32c(bytes(blob[pos : pos + 8]))
+    )
+
+
+@pytest.mark.parametrize("where", ["past_the_end", "inside_the_file"])
+def test_corrupt_length_with_a_valid_crc_resyncs_with_a_warning(
+    tmp_path, caplog, where
+):
+    src = _write_torch(tmp_path / "src", n=10, tags=("a",))
+    blob = bytearray(Path(src).read_bytes())
+    pos, n = _record_starts(bytes(blob))[3]  # step 2 (record 0 is the version)
+    _set_length(blob, pos, 10**9 if where == "past_the_end" else n + 7)
+    dst = tmp_path / "events.out.tfevents.badlen"
+    dst.write_bytes(bytes(blob))
+    with caplog.at_level(logging.WARNING):
+        reader = EventFileReader(str(dst))
+        reader.poll()
+    assert list(reader.points["a"][0]) == [i for i in range(10) if i != 2]
+    assert "Corrupt record header" in caplog.text and str(dst) in caplog.text
+    assert reader.offset == len(blob)
+
+
+def test_partial_record_at_the_end_is_not_taken_for_a_corrupt_length(tmp_path, caplog):
+    src = _write_torch(tmp_path / "src", n=10, tags=("a",))
+    blob = Path(src).read_bytes()
+    pos, n = _record_starts(blob)[-1]
+    dst = tmp_path / "events.out.tfevents.partial"
+    dst.write_bytes(blob[: pos + 12 + n // 2])  # the writer is mid-record
+    with caplog.at_level(logging.WARNING):
+        reader = EventFileReader(str(dst))
+        reader.poll()
+    assert list(reader.points["a"][0]) == list(range(9))
+    assert reader.offset == pos and not caplog.text
+    dst.write_bytes(blob)
+    reader.poll()
+    assert list(reader.points["a"][0]) == list(range(10))

@@ -161,3 +161,77 @@ def test_orchestrator_with_early_stopping_sees_every_trial(tmp_path):
     expected = {i for i in truth if not dominated(i)}
     front = get_pareto_optimal_parameters(exp, gs, use_model_predictions=False)
     assert set(front) == expected
+
+
+LOOPING_TRAINER = r"""
+import os, sys, time
+from torch.utils.tensorboard import SummaryWriter
+log_dir, bad = sys.argv[1], sys.argv[2] == "1"
+w = SummaryWriter(log_dir)
+w.add_scalar("num_params", 100.0, 0)
+for e in range(3):
+    w.add_scalar("val_acc", 0.1 * (e + 1), e)
+w.close()
+if bad:  # an event-file name that is a symlink loop: stat() fails with ELOOP
+    loop = os.path.join(log_dir, "events.out.tfevents.0.loop.0.0")
+    os.symlink(loop, loop)
+time.sleep(0.5)
+"""
+
+
+class LoopRunner(ProcessRunner):
+    """Trial 1's dir gets a symlink loop; the others are normal."""
+
+    procs: dict[int, subprocess.Popen] = {}
+
+    def run(self, trial) -> dict[str, Any]:
+        log_dir = f"{self.root}/trial_{trial.index}"
+        self.procs[trial.index] = subprocess.Popen(
+            [sys.executable, "-c", LOOPING_TRAINER, log_dir, str(int(trial.index == 1))]
+        )
+        return {"tensorboard_dir": log_dir}
+
+
+@pytest.mark.slow
+def test_one_unreadable_trial_dir_loses_no_other_trials_data(tmp_path):
+    from ax.orchestration.orchestrator import Orchestrator, OrchestratorOptions
+
+    _logdir.clear_cache()
+    acc = anp.metric("tensorboard", name="val_acc", lower_is_better=False)
+    params = anp.metric("num_params")
+    exp = experiment(
+        [acc, params],
+        name="one_bad_dir",
+        objectives=[(acc, False, 0.0), (params, True, 10_000.0)],
+    )
+    exp.runner = LoopRunner(str(tmp_path))
+    orchestrator = Orchestrator(
+        experiment=exp,
+        generation_strategy=anp.generation_strategy("sobol", seed=1),
+        options=OrchestratorOptions(
+            max_pending_trials=3,
+            total_trials=3,
+            init_seconds_between_polls=1,
+            seconds_between_polls_backoff_factor=1.0,
+            min_seconds_before_poll=0.2,
+            tolerated_trial_failure_rate=0.9,
+        ),
+    )
+    try:
+        orchestrator.run_all_trials()
+    finally:
+        for proc in LoopRunner.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    statuses = {t.index: t.status for t in exp.trials.values()}
+    assert statuses[0] == statuses[2] == TrialStatus.COMPLETED
+    assert statuses[1] == TrialStatus.ABANDONED
+    assert "ELOOP" in (exp.trials[1].status_reason or "")
+    df = exp.lookup_data().df
+    for i in (0, 2):
+        rows = df[df["trial_index"] == i]
+        assert set(rows["metric_name"]) == {"val_acc", "num_params"}
+        assert rows[rows["metric_name"] == "val_acc"]["mean"].max() == pytest.approx(
+            0.3
+        )

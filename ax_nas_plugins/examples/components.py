@@ -6,16 +6,6 @@ import sys
 
 from torchx import specs
 
-#: The trainer's hyper-parameters, as accepted by ``mlp_trainer``.
-HYPERPARAMETERS = (
-    "hidden_size_1",
-    "hidden_size_2",
-    "learning_rate",
-    "dropout",
-    "batch_size",
-    "epochs",
-)
-
 
 def mlp(
     tensorboard_dir: str,

@@ -56,7 +56,7 @@ _U32 = struct.Struct("<I")
 #: small, and large records, images or graphs, carry no scalar and are not checked).
 _VECTOR_MAX_LEN = 4096
 #: Bytes read from a file at a time.
-READ_CHUNK = 16 * 2**20
+READ_CHUNK = 2**20
 
 
 def _make_table() -> np.ndarray:
@@ -249,28 +249,36 @@ class EventFileReader:
         self._inode = st.st_ino
         if st.st_size == self.offset:
             return changed
-        n_points = 0
-        chunk = READ_CHUNK
         try:
-            with open(self.path, "rb") as fh:
-                # Read in chunks so that a large file (images, histograms)
-                # never sits in memory whole; a record larger than a chunk
-                # doubles the chunk until it fits.
-                while self.offset < st.st_size:
-                    fh.seek(self.offset)
-                    data = fh.read(min(chunk, st.st_size - self.offset))
-                    consumed, added = self._consume(data)
-                    self.offset += consumed
-                    n_points += added
-                    if consumed == 0:
-                        if len(data) < chunk:
-                            break  # a partial record at the end: next poll
-                        chunk *= 2
+            n_points = self._read_to(st.st_size)
         except FileNotFoundError:
-            pass
+            n_points = 0
         if n_points:
             self.version += 1
         return changed or n_points > 0
+
+    def _read_to(self, size: int) -> int:
+        """Read records from ``offset`` up to ``size`` bytes; return points added.
+
+        Chunks of ``READ_CHUNK`` bytes keep memory bounded (the parse of one
+        chunk is what is held at once); a record larger than a chunk doubles
+        the chunk until it fits.
+        """
+        n_points = 0
+        chunk = READ_CHUNK
+        with open(self.path, "rb") as fh:
+            while self.offset < size:
+                fh.seek(self.offset)
+                data = fh.read(min(chunk, size - self.offset))
+                at_eof = self.offset + len(data) >= size
+                consumed, added = self._consume(data, at_eof)
+                self.offset += consumed
+                n_points += added
+                if consumed == 0:
+                    if at_eof:
+                        break  # a partial record at the end: next poll
+                    chunk *= 2
+        return n_points
 
     # -- framing -------------------------------------------------------------
 
@@ -279,102 +287,105 @@ class EventFileReader:
             self._warned.add((kind, at))
             logger.warning(message)
 
-    def _walk(self, data: bytes, pos: int) -> tuple[list[int], list[int], int]:
-        """Record (start, length) pairs from ``pos`` on, lengths not yet checked."""
-        starts: list[int] = []
-        lengths: list[int] = []
-        end = len(data)
-        unpack = _HEADER.unpack_from
-        while pos + 12 <= end:
-            length, _ = unpack(data, pos)
-            nxt = pos + 16 + length
-            if nxt > end:
-                break
-            starts.append(pos)
-            lengths.append(length)
-            pos = nxt
-        return starts, lengths, pos
+    def _consume(self, data: bytes, at_eof: bool = True) -> tuple[int, int]:
+        """Parse whole records of ``data``; return (bytes consumed, points added).
 
-    def _header_ok(self, data: bytes, pos: int) -> bool:
-        _, crc = _HEADER.unpack_from(data, pos)
-        return masked_crc32c(data[pos : pos + 8]) == crc
-
-    def _resync(self, data: bytes, pos: int) -> int | None:
-        """Next offset after ``pos`` where a whole record checks out, or None."""
-        end = len(data)
-        for p in range(pos + 1, end - 15):
-            length, crc = _HEADER.unpack_from(data, p)
-            if p + 16 + length > end:
-                continue
-            if masked_crc32c(data[p : p + 8]) != crc:
-                continue
-            body = data[p + 12 : p + 12 + length]
-            if masked_crc32c(body) == _U32.unpack_from(data, p + 12 + length)[0]:
-                return p
-        return None
-
-    def _consume(self, data: bytes) -> tuple[int, int]:
-        """Parse whole records of ``data``; return (bytes consumed, points added)."""
+        ``at_eof``: ``data`` ends where the file ends, so a record that claims
+        to run past it is either still being written (nothing valid after
+        it) or has a corrupt length (a whole valid record follows it).
+        """
         pos = 0
         all_starts: list[int] = []
         all_lengths: list[int] = []
         while True:
-            starts, lengths, stop = self._walk(data, pos)
-            bad_at: int | None = None
-            if starts:
-                st_arr = np.asarray(starts, dtype=np.int64)
-                crcs = masked_crc32c_many(data, st_arr, np.full(len(starts), 8))
-                want = np.array(
-                    [_U32.unpack_from(data, s + 8)[0] for s in starts],
-                    dtype=np.uint32,
-                )
-                bad = np.flatnonzero(crcs != want)
-                if len(bad):
-                    bad_at = starts[int(bad[0])]
-                    starts = starts[: int(bad[0])]
-                    lengths = lengths[: int(bad[0])]
+            starts, lengths, stop = _walk(data, pos)
+            bad = _first_bad_header(data, starts)
+            if bad is not None:
+                bad_at = starts[bad]
+                resync_from = starts[bad - 1] if bad else bad_at
+                starts, lengths = starts[:bad], lengths[:bad]
+            elif stop + 12 <= len(data) and not _header_ok(data, stop):
+                bad_at = stop  # a corrupt length that points past the end
+                resync_from = starts[-1] if starts else stop
+            elif at_eof and stop + 12 <= len(data):
+                # The header checks out but its record runs past the end of the
+                # file: corrupt if a whole record follows, else still written.
+                bad_at = stop
+                resync_from = stop
+            else:
+                bad_at = resync_from = None
             all_starts.extend(starts)
             all_lengths.extend(lengths)
-            if (
-                bad_at is None
-                and stop + 12 <= len(data)
-                and not self._header_ok(data, stop)
-            ):
-                bad_at = stop  # a corrupt length that points past the end
             if bad_at is None:
                 pos = stop
                 break
-            nxt = self._resync(data, bad_at)
-            self._warn_once(
-                "length",
-                self.offset + bad_at,
-                f"Corrupt record header in TensorBoard event file {self.path} at "
-                f"byte {self.offset + bad_at}; "
-                + (
-                    f"skipped {nxt - bad_at} bytes to the next good record."
-                    if nxt is not None
-                    else "no good record after it yet; will look again later."
-                ),
-            )
+            nxt = _resync(data, resync_from)
+            if nxt is None and bad_at == stop and _header_ok(data, stop):
+                pos = stop  # a record still being written: next poll
+                break
+            self._warn_corrupt_header(bad_at, nxt, len(data))
             if nxt is None:
                 pos = bad_at
                 break
+            if nxt < bad_at and all_starts[-1:] == [resync_from]:
+                # The previous record's length was wrong (the next good record
+                # starts inside what it claimed): drop it, keep what follows.
+                all_starts.pop()
+                all_lengths.pop()
             pos = nxt
         return pos, self._parse(data, all_starts, all_lengths)
+
+    def _warn_corrupt_header(self, bad_at: int, nxt: int | None, size: int) -> None:
+        at = self.offset + bad_at
+        self._warn_once(
+            "length",
+            at,
+            f"Corrupt record header in TensorBoard event file {self.path} at byte "
+            f"{at} (a wrong length or a failed CRC); "
+            + (
+                f"skipped to the next good record at byte {self.offset + nxt}."
+                if nxt is not None
+                else "no good record after it yet; will look again later."
+            ),
+        )
 
     # -- events --------------------------------------------------------------
 
     def _parse(self, data: bytes, starts: list[int], lengths: list[int]) -> int:
+        """Decode the records, drop those whose data fails its CRC, keep points."""
         if not starts:
             return 0
+        rec_ids, tags, steps, vals = self._decode(data, starts, lengths)
+        if not rec_ids:
+            return 0
+        bad = self._bad_data(data, starts, lengths, rec_ids)
+        added = 0
+        points = self.points
+        for idx, tag, step, val in zip(rec_ids, tags, steps, vals, strict=True):
+            if not tag or (bad and idx in bad):
+                continue
+            pair = points.get(tag)
+            if pair is None:
+                pair = points[tag] = (array("q"), array("d"))
+            pair[0].append(step)
+            pair[1].append(val)
+            added += 1
+        return added
+
+    def _decode(
+        self, data: bytes, starts: list[int], lengths: list[int]
+    ) -> tuple[list[int], list[str], list[int], list[float]]:
+        """(record index, tag, step, value) of every scalar in the records.
+
+        A record that does not decode is listed with an empty tag, so that
+        its CRC is checked (and reported) like the others.
+        """
         from_string = _event_class().FromString
         view = memoryview(data)
         rec_ids: list[int] = []
         tags: list[str] = []
         steps: list[int] = []
         vals: list[float] = []
-        plugins = self.plugins
-        tensor_scalar = _tensor_scalar
         for idx, (s, n) in enumerate(zip(starts, lengths, strict=True)):
             try:
                 event = from_string(view[s + 12 : s + 12 + n])
@@ -384,35 +395,35 @@ class EventFileReader:
                 steps.append(0)
                 vals.append(0.0)
                 continue
-            values = event.summary.value
-            if not values:
-                continue
             step = event.step
-            for value in values:
-                kind = value.WhichOneof("value")
-                tag = value.tag
-                if kind == "simple_value":
-                    if tag not in plugins and value.HasField("metadata"):
-                        plugins[tag] = value.metadata.plugin_data.plugin_name
-                    rec_ids.append(idx)
-                    tags.append(tag)
-                    steps.append(step)
-                    vals.append(value.simple_value)
-                elif kind == "tensor":
-                    if tag not in plugins and value.HasField("metadata"):
-                        plugins[tag] = value.metadata.plugin_data.plugin_name
-                    if plugins.get(tag, "scalars") not in ("scalars", ""):
-                        continue
-                    scalar = tensor_scalar(value.tensor)
-                    if scalar is not None:
-                        rec_ids.append(idx)
-                        tags.append(tag)
-                        steps.append(step)
-                        vals.append(scalar)
-                elif tag not in plugins and value.HasField("metadata"):
-                    plugins[tag] = value.metadata.plugin_data.plugin_name
-        if not rec_ids:
-            return 0
+            for tag, value in self._scalars(event):
+                rec_ids.append(idx)
+                tags.append(tag)
+                steps.append(step)
+                vals.append(value)
+        return rec_ids, tags, steps, vals
+
+    def _scalars(self, event: Any) -> list[tuple[str, float]]:
+        """The scalar (tag, value) pairs of one event; notes each tag's plugin."""
+        out: list[tuple[str, float]] = []
+        plugins = self.plugins
+        for value in event.summary.value:
+            kind = value.WhichOneof("value")
+            tag = value.tag
+            if tag not in plugins and value.HasField("metadata"):
+                plugins[tag] = value.metadata.plugin_data.plugin_name
+            if kind == "simple_value":
+                out.append((tag, value.simple_value))
+            elif kind == "tensor" and plugins.get(tag, "scalars") in ("scalars", ""):
+                scalar = _tensor_scalar(value.tensor)
+                if scalar is not None:
+                    out.append((tag, scalar))
+        return out
+
+    def _bad_data(
+        self, data: bytes, starts: list[int], lengths: list[int], rec_ids: list[int]
+    ) -> set[int]:
+        """Indices of the listed records whose data fails its CRC (warned once)."""
         rec_idx = sorted(set(rec_ids))
         r_starts = np.array([starts[i] + 12 for i in rec_idx], dtype=np.int64)
         r_lens = np.array([lengths[i] for i in rec_idx], dtype=np.int64)
@@ -432,15 +443,70 @@ class EventFileReader:
                 f"{self.path} at byte {self.offset + starts[i]}; skipped it and "
                 "kept the other records.",
             )
-        added = 0
-        points = self.points
-        for idx, tag, step, val in zip(rec_ids, tags, steps, vals, strict=True):
-            if not tag or (bad and idx in bad):
+        return bad
+
+
+# --- framing helpers ----------------------------------------------------------
+
+
+def _walk(data: bytes, pos: int) -> tuple[list[int], list[int], int]:
+    """Record (start, length) pairs from ``pos`` on, headers not yet checked."""
+    starts: list[int] = []
+    lengths: list[int] = []
+    end = len(data)
+    unpack = _HEADER.unpack_from
+    while pos + 12 <= end:
+        length, _ = unpack(data, pos)
+        nxt = pos + 16 + length
+        if nxt > end:
+            break
+        starts.append(pos)
+        lengths.append(length)
+        pos = nxt
+    return starts, lengths, pos
+
+
+def _first_bad_header(data: bytes, starts: list[int]) -> int | None:
+    """Index in ``starts`` of the first record whose length fails its CRC."""
+    if not starts:
+        return None
+    st_arr = np.asarray(starts, dtype=np.int64)
+    crcs = masked_crc32c_many(data, st_arr, np.full(len(starts), 8))
+    want = np.array([_U32.unpack_from(data, s + 8)[0] for s in starts], np.uint32)
+    bad = np.flatnonzero(crcs != want)
+    return int(bad[0]) if len(bad) else None
+
+
+def _header_ok(data: bytes, pos: int) -> bool:
+    _, crc = _HEADER.unpack_from(data, pos)
+    return masked_crc32c(data[pos : pos + 8]) == crc
+
+
+#: Candidate positions checked at once by :func:`_resync`.
+_RESYNC_WINDOW = 1 << 16
+
+
+def _resync(data: bytes, pos: int) -> int | None:
+    """First offset after ``pos`` where a whole record checks out, or None.
+
+    Header CRCs of a window of candidate offsets are computed at once
+    (numpy); only offsets whose header checks out get their data checked.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    end = len(data)
+    first = pos + 1
+    while first + 16 <= end:
+        last = min(first + _RESYNC_WINDOW, end - 15)
+        cand = np.arange(first, last, dtype=np.int64)
+        crcs = _masked_crc32c_many(buf, cand, np.full(len(cand), 8, np.int64))
+        idx = cand[:, None] + np.arange(8, 12)
+        want = buf[idx].astype(np.uint32) @ (np.uint32(1) << (8 * np.arange(4)))
+        for p in cand[crcs == want.astype(np.uint32)].tolist():
+            length = _HEADER.unpack_from(data, p)[0]
+            if p + 16 + length > end:
                 continue
-            pair = points.get(tag)
-            if pair is None:
-                pair = points[tag] = (array("q"), array("d"))
-            pair[0].append(step)
-            pair[1].append(val)
-            added += 1
-        return added
+            body = data[p + 12 : p + 12 + length]
+            if masked_crc32c(body) == _U32.unpack_from(data, p + 12 + length)[0]:
+                return p
+        first = last
+    return None

@@ -51,27 +51,22 @@ class LogDir:
         return os.path.isdir(self.path)
 
     def _scan(self) -> list[tuple[str, os.stat_result]]:
+        """Event files under the dir with their stats, each real dir walked once.
+
+        A dir or file that vanished while walking is skipped (a writer
+        rotating files); any other ``OSError`` (a symlink loop named like an
+        event file, EIO, ESTALE, a permission) is raised for the caller to
+        report against this dir.
+        """
         found: list[tuple[str, os.stat_result]] = []
         stack = [self.path]
         seen: set[str] = set()  # real paths: a symlink loop is walked once
         while stack:
             d = stack.pop()
             real = os.path.realpath(d)
-            if real in seen:
-                continue
-            seen.add(real)
-            try:
-                with os.scandir(d) as it:
-                    for entry in it:
-                        if entry.is_dir(follow_symlinks=True):
-                            stack.append(entry.path)
-                        elif "tfevents" in entry.name:
-                            try:
-                                found.append((entry.path, entry.stat()))
-                            except FileNotFoundError:
-                                continue
-            except (FileNotFoundError, NotADirectoryError, PermissionError):
-                continue
+            if real not in seen:
+                seen.add(real)
+                _scan_one(d, stack, found)
         return found
 
     def refresh(self) -> bool:
@@ -141,6 +136,25 @@ class LogDir:
                 steps, values = steps[order], values[order]
         self._curve_cache[tag] = (version, steps, values)
         return steps, values
+
+
+def _scan_one(
+    d: str, subdirs: list[str], found: list[tuple[str, os.stat_result]]
+) -> None:
+    """Add ``d``'s sub-dirs to ``subdirs`` and its event files to ``found``."""
+    try:
+        with os.scandir(d) as it:
+            entries = list(it)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # not there (yet), or gone
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=True):
+            subdirs.append(entry.path)
+        elif "tfevents" in entry.name:
+            try:
+                found.append((entry.path, entry.stat()))
+            except FileNotFoundError:
+                continue
 
 
 _dirs: OrderedDict[str, LogDir] = OrderedDict()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gc
+import errno
+import logging
 import math
 import os
 import string
-from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,8 @@ from ax_nas_plugins.metrics._process import NoFiniteValuesError, process_curve
 if TYPE_CHECKING:
     from ax.core.base_trial import BaseTrial
     from ax.core.experiment import Experiment
+
+logger = logging.getLogger(__name__)
 
 #: run_metadata keys holding a trial's TensorBoard dir, in the order they are tried.
 #: ``tensorboard_dir`` and ``log_dir`` are what this pack's runners write;
@@ -44,6 +45,10 @@ class TensorBoardNotYetError(AxNasError):
 
 class TensorBoardDataError(AxNasError):
     """The trial finished and its dir or tag is missing, or holds no usable value."""
+
+
+class TensorBoardReadError(TensorBoardDataError):
+    """Reading the trial's dir failed with an ``OSError`` (named in the message)."""
 
 
 class TensorBoardCurveMetric(MapMetric):
@@ -163,11 +168,25 @@ class TensorBoardCurveMetric(MapMetric):
         trials: list[BaseTrial] | None = None,
         **kwargs: Any,
     ) -> dict[int, dict[str, MetricFetchResult]]:
-        """Fetch several metrics of many trials (each trial's dir read once)."""
-        with _gc_paused():
-            return super().bulk_fetch_experiment_data(
-                experiment=experiment, metrics=metrics, trials=trials, **kwargs
-            )
+        """Fetch several metrics of many trials; curves not there yet are left out.
+
+        The rule: a (trial, metric) whose curve does not exist yet is absent
+        from the result, as Ax's own base class leaves out trials that expect
+        no data. Ax then logs nothing for it and fetches it again on the next
+        poll (an empty ``Data`` would make Ax log "Data to attach is empty"
+        when no trial has a point yet; a ``MetricFetchE`` is logged at INFO).
+        """
+        results = super().bulk_fetch_experiment_data(
+            experiment=experiment, metrics=metrics, trials=trials, **kwargs
+        )
+        return {
+            index: {
+                sig: result
+                for sig, result in by_metric.items()
+                if not (result.is_ok() and result.unwrap().empty)
+            }
+            for index, by_metric in results.items()
+        }
 
     def fetch_trial_data(self, trial: BaseTrial, **kwargs: Any) -> MetricFetchResult:
         return self.bulk_fetch_trial_data(trial=trial, metrics=[self], **kwargs)[
@@ -191,7 +210,6 @@ class TensorBoardCurveMetric(MapMetric):
         if not isinstance(trial, Trial) or trial.arm is None:
             for m in ours:
                 results[m.signature] = _err(
-                    m,
                     TensorBoardDataError(
                         f"Trial {trial.index}: TensorBoard metrics read one arm per "
                         "trial (an ax Trial with its arm set); batch trials and "
@@ -201,13 +219,38 @@ class TensorBoardCurveMetric(MapMetric):
             return results
         finished = trial.status.is_terminal
         refreshed: set[str] = set()  # each dir is read once per call
-        with _gc_paused():
-            for m in ours:
-                try:
-                    results[m.signature] = Ok(m._fetch(trial, finished, refreshed))
-                except (TensorBoardNotYetError, TensorBoardDataError) as exc:
-                    results[m.signature] = _err(m, exc)
+        for m in ours:
+            results[m.signature] = m._fetch_result(trial, finished, refreshed)
         return results
+
+    def _fetch_result(
+        self, trial: Trial, finished: bool, refreshed: set[str]
+    ) -> MetricFetchResult:
+        """This metric's result for one trial; every failure is this trial's own.
+
+        A curve that is not there yet while the trial runs is a normal state:
+        an empty ``Data``, logged at DEBUG only (a ``MetricFetchE`` would make
+        Ax log it, with a traceback when it carries an exception);
+        :meth:`bulk_fetch_experiment_data` leaves it out. Any ``OSError``
+        reading the dir (a symlink loop, a stale network handle, an I/O
+        error, a permission) becomes this trial's ``MetricFetchE`` naming the
+        path and the errno.
+        """
+        try:
+            return Ok(self._fetch(trial, finished, refreshed))
+        except TensorBoardNotYetError as exc:
+            logger.debug("%s", exc)
+            return Ok(Data())
+        except TensorBoardDataError as exc:
+            return _err(exc)
+        except OSError as exc:
+            return _err(
+                TensorBoardReadError(
+                    f"Trial {trial.index}: cannot read its TensorBoard dir "
+                    f"(metric {self.name!r}, tag {self.tag!r}): "
+                    f"{_describe_os_error(exc)}."
+                )
+            )
 
     # -- reading -------------------------------------------------------------
 
@@ -350,27 +393,15 @@ class TensorBoardCurveMetric(MapMetric):
             )
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while many small objects are made.
-
-    Reading a cold dir makes ~10 objects per point (protobuf messages, Ax
-    DataRows), none of them in cycles; without the pause Python runs full
-    collections over the whole heap (Ax, torch, ...) during the read, which
-    measured here more than doubled a cold fetch.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _err(metric: Metric, exc: Exception) -> MetricFetchResult:
+def _err(exc: Exception) -> MetricFetchResult:
     return Err(MetricFetchE(message=str(exc), exception=exc))
+
+
+def _describe_os_error(exc: OSError) -> str:
+    """``path: strerror (errno N, NAME)`` of an ``OSError``."""
+    code = errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno else "no errno"
+    where = exc.filename if exc.filename is not None else "?"
+    return f"{where}: {exc.strerror or exc} (errno {exc.errno}, {code})"
 
 
 def _check_template(where: str, template: str) -> None:

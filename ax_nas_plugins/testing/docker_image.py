@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from typing import Any
 
 SUITE = "bookworm"
 VARIANT = "minbase"
@@ -100,3 +101,78 @@ def ensure_trainer_image() -> str:
     if done.returncode != 0:
         raise RuntimeError(f"docker import of {tarball} failed: {done.stderr.strip()}")
     return tag
+
+
+#: What trainer-side code needs at run time (no Ax, BoTorch, TorchX or pluggy).
+TRAINER_REQUIREMENTS = ("torch", "tensorboard", "pytorch-lightning", "scikit-learn")
+
+
+def requirement_closure(requirements: tuple[str, ...] = TRAINER_REQUIREMENTS) -> list:
+    """Installed distributions that ``requirements`` need, recursively.
+
+    The rule: follow each installed distribution's ``Requires-Dist`` entries
+    that apply without extras on this Python (what ``pip install`` of those
+    names would install); a requirement that is not installed is left out.
+    """
+    import re
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    found: dict[str, Any] = {}
+    stack = list(requirements)
+    while stack:
+        name = stack.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in found:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            found[key] = None
+            continue
+        found[key] = dist
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                stack.append(req.name)
+    return [d for d in found.values() if d is not None]
+
+
+def trainer_site_dir(
+    dest: str, requirements: tuple[str, ...] = TRAINER_REQUIREMENTS
+) -> tuple[str, list[str]]:
+    """A site dir holding only ``requirements`` and their dependencies, as links.
+
+    The rule: ``dest`` gets one symlink per top-level file or folder of each
+    distribution of :func:`requirement_closure` (packages and their
+    ``.dist-info``), pointing at ``/host-site/<name>``. Mount this Python's
+    site-packages read-only at ``/host-site`` and ``dest`` on the container's
+    ``PYTHONPATH``: the container's Python (same minor version) imports
+    exactly these distributions and nothing else of this machine (no Ax).
+    Returns (this machine's site-packages folder, distribution names).
+    """
+    import site
+
+    os.makedirs(dest, exist_ok=True)
+    dists = requirement_closure(requirements)
+    roots: set[str] = set()
+    site_dirs = {os.path.realpath(p) for p in site.getsitepackages()}
+    host_site = ""
+    for dist in dists:
+        base = os.path.realpath(str(dist.locate_file("")))
+        if base not in site_dirs:
+            raise RuntimeError(
+                f"{dist.metadata['Name']} is installed in {base}, not in this "
+                f"Python's site-packages ({', '.join(sorted(site_dirs))})."
+            )
+        host_site = base
+        for f in dist.files or []:
+            top = f.parts[0]
+            if top not in ("..", "__pycache__") and not top.endswith(".pth"):
+                roots.add(top)
+    for top in sorted(roots):
+        link = os.path.join(dest, top)
+        if not os.path.lexists(link):
+            os.symlink(f"/host-site/{top}", link)
+    return host_site, sorted(str(d.metadata["Name"]) for d in dists)
