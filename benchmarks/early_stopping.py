@@ -43,7 +43,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ax_nas_plugins.stopping._engine import RuleOptions, TrialData, decide
+from ax_nas_plugins.stopping._engine import (
+    RuleOptions,
+    TrialData,
+    build_predictors,
+    decide,
+)
 from ax_nas_plugins.stopping._rule import ObjectiveSpec, pareto_mask
 
 HERE = Path(__file__).resolve().parent
@@ -229,6 +234,7 @@ class LearningCurve(Rule):
         super().reset(curves, params, order)
         self.completed: dict[int, TrialData] = {}
         self.n_stopped = 0
+        self.predictors = None  # rebuilt when a trial completes (as Ax's data changes)
         self.steps = np.arange(1, curves.shape[1] + 1, dtype=float)
 
     def _data(self, cfg: int, epochs: int) -> TrialData:
@@ -243,16 +249,22 @@ class LearningCurve(Rule):
             self.n_stopped += 1
         else:
             self.completed[cfg] = self._data(cfg, epochs)
+            self.predictors = None
 
     def should_stop(self, running):
         data = {c: self._data(c, t) for c, t in running.items()}
         t0 = time.perf_counter()
+        if self.predictors is None and len(self.completed) >= 2:
+            self.predictors = build_predictors(
+                self.objectives, self.completed, self.options
+            )
         out = decide(
             self.objectives,
             data,
             self.completed,
             self.options,
             n_stopped=self.n_stopped,
+            predictors=self.predictors,
         )
         self.times.append(time.perf_counter() - t0)
         return {c for c, d in out.items() if d.stop}

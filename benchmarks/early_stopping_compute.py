@@ -11,8 +11,9 @@ completed so far** (val_acc up, log10 num_params down; the same reference
 point as ``early_stopping.py``) is divided by the hypervolume no stopping
 reaches with the whole budget on the same order.
 
-Rules: no stopping; ``learning_curve`` (defaults); Ax's percentile rule (p50,
-re-implemented on arrays as in ``early_stopping.py``); Optuna's
+Rules: no stopping; ``learning_curve`` (defaults, and ``threshold=0.2``);
+Ax's percentile rule (p50, re-implemented on arrays as in
+``early_stopping.py``); Optuna's
 ``MedianPruner``; Optuna's ``HyperbandPruner(min_resource=5)`` and
 ``SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)`` (ASHA), both
 real Optuna through ask/tell.
@@ -63,6 +64,7 @@ def make_rules(dataset: str, max_params: float) -> list[Rule]:
     return [
         NoStopping(),
         LearningCurve(True, THRESHOLDS[dataset], max_params),
+        LearningCurve(True, THRESHOLDS[dataset], max_params, threshold=0.2),
         AxPercentile(),
         OptunaPruner("Optuna median", lambda: optuna.pruners.MedianPruner()),
         OptunaPruner(
@@ -155,7 +157,7 @@ def summarize(per_rule: dict[str, list[list[float]]]) -> dict:
 
 def targets(summary: dict) -> dict:
     ours = summary["learning_curve"]
-    others = [k for k in summary if k != "learning_curve"]
+    others = [k for k in summary if not k.startswith("learning_curve")]
     from_25 = [i for i, f in enumerate(GRID) if f >= 0.25]
     behind = [
         (GRID[i], k)
