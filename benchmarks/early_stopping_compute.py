@@ -87,19 +87,24 @@ def timeline(
     order: np.ndarray,
     workers: int,
     budget: int,
-) -> list[tuple[int, int]]:
-    """(epochs spent when it completed, configuration) of every completed trial."""
+) -> tuple[list[tuple[int, int]], int | None]:
+    """(epochs spent at completion, configuration) of every completed trial, and
+    the epochs spent when the table ran out of configurations (None: it did not).
+    """
     epochs_max = curves.shape[1]
     rule.reset(curves, params, order)
     queue = list(order)
     running: dict[int, int] = {}
     done: list[tuple[int, int]] = []
     used = 0
+    exhausted = None
     while (queue or running) and used < budget:
         while queue and len(running) < workers:
             c = int(queue.pop(0))
             running[c] = 0
             rule.started(c)
+        if not queue and exhausted is None:
+            exhausted = used
         for c in running:
             running[c] += 1
             used += 1
@@ -110,7 +115,7 @@ def timeline(
         if running:
             for c in rule.should_stop(dict(running)):
                 rule.finished(c, True, running.pop(c))
-    return done
+    return done, exhausted
 
 
 def hv_log(finals, params, done: list[int], ref_acc: float, max_params: float):
@@ -136,10 +141,11 @@ def curve_of(done, finals, params, budget, ref_acc, max_params) -> list[float]:
     ]
 
 
-def summarize(per_rule: dict[str, list[list[float]]]) -> dict:
+def summarize(per_rule: dict[str, list[list[float]]], exhausted: dict) -> dict:
     """Mean relative HV per budget; budget at which the no-stopping HV is reached."""
     out = {}
     for name, runs in per_rule.items():
+        ex = [e for e in exhausted[name] if e is not None]
         arr = np.asarray(runs)
         reach = []
         for run in arr:
@@ -151,6 +157,8 @@ def summarize(per_rule: dict[str, list[list[float]]]) -> dict:
             "worst": arr.min(axis=0).round(4).tolist(),
             "reach_median": statistics.median(reach),
             "reach_share": len(finite) / len(reach),
+            "exhausted_share": len(ex) / len(runs),
+            "exhausted_at_median": statistics.median(ex) if ex else None,
         }
     return out
 
@@ -165,7 +173,14 @@ def targets(summary: dict) -> dict:
         for k in others
         if summary[k]["mean"][i] >= ours["mean"][i]
     ]
+    below = [
+        (f, k)
+        for f, k in behind
+        if summary[k]["mean"][GRID.index(f)] > ours["mean"][GRID.index(f)]
+    ]
     return {
+        "never_below_from_25": not below,
+        "below": below,
         "reach_half": ours["reach_median"] <= 0.5,
         "reach_median": ours["reach_median"],
         "above_all_from_25": not behind,
@@ -200,6 +215,12 @@ def plot(all_summaries: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _ex(s: dict) -> str:
+    if s["exhausted_at_median"] is None:
+        return "no"
+    return f"{100 * s['exhausted_at_median']:.0f}%; {100 * s['exhausted_share']:.0f}%"
+
+
 def markdown(all_summaries: dict, all_targets: dict, meta: dict) -> str:
     lines = [
         "# Early stopping, compute-matched (HV-log per epoch spent)",
@@ -222,8 +243,9 @@ def markdown(all_summaries: dict, all_targets: dict, meta: dict) -> str:
             "",
             "| rule | "
             + " | ".join(f"{int(100 * f)}%" for f in shown)
-            + " | reaches no-stopping final HV at (median) | orders that reach it |",
-            "|---|" + "---|" * (len(shown) + 2),
+            + " | reaches no-stopping final HV at (median) | orders that reach it "
+            "| table exhausted at (median; orders) |",
+            "|---|" + "---|" * (len(shown) + 3),
         ]
         for name, s in summary.items():
             reach = s["reach_median"]
@@ -231,7 +253,7 @@ def markdown(all_summaries: dict, all_targets: dict, meta: dict) -> str:
             lines.append(
                 f"| {name} | "
                 + " | ".join(f"{s['mean'][i]:.3f}" for i in cols)
-                + f" | {reach_s} | {100 * s['reach_share']:.0f}% |"
+                + f" | {reach_s} | {100 * s['reach_share']:.0f}% | {_ex(s)} |"
             )
         behind = ", ".join(f"{k} at {100 * f:.0f}%" for f, k in t["not_above"][:6])
         lines += [
@@ -241,7 +263,8 @@ def markdown(all_summaries: dict, all_targets: dict, meta: dict) -> str:
             f"rule at every budget from 25% on: "
             f"**{'met' if t['above_all_from_25'] else 'not met'}**"
             + (f" (not above: {behind})" if behind else "")
-            + ".",
+            + f"; never below another rule from 25% on: "
+            f"**{'yes' if t['never_below_from_25'] else 'no'}**.",
             "",
         ]
     return "\n".join(lines) + "\n"
@@ -269,17 +292,20 @@ def main() -> None:
         for workers in args.workers:
             key = f"{dataset}, {'sequential' if workers == 1 else f'{workers} workers'}"
             per_rule: dict[str, list[list[float]]] = {}
+            exhausted: dict[str, list[float | None]] = {}
             base: list[float] = []
             for rule in make_rules(dataset, max_params):
                 t0 = time.time()
-                runs = []
+                runs, ex = [], []
                 for k, order in enumerate(orders):
-                    done = timeline(rule, curves, params, order, workers, budget)
+                    done, at = timeline(rule, curves, params, order, workers, budget)
+                    ex.append(None if at is None else at / budget)
                     hv = curve_of(done, finals, params, budget, ref_acc, max_params)
                     if rule.name == "no stopping":
                         base.append(hv[-1])
                     runs.append([h / base[k] for h in hv])
                 per_rule[rule.name] = runs
+                exhausted[rule.name] = ex
                 mean = np.mean(runs, axis=0)
                 print(
                     f"{key:28s} {rule.name:34s} "
@@ -287,7 +313,7 @@ def main() -> None:
                     + f" [{time.time() - t0:.0f}s]",
                     flush=True,
                 )
-            summaries[key] = summarize(per_rule)
+            summaries[key] = summarize(per_rule, exhausted)
     all_targets = {k: targets(s) for k, s in summaries.items()}
     meta = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
