@@ -29,10 +29,13 @@ def make_experiment(
     metric_cls: type | None = None,
     n_configs: int = 10_001,
     metrics: tuple | None = None,
+    epochs_parameter: bool = False,
 ):
     """An Ax experiment: val_acc (curve, maximize) and optionally num_params (min).
 
-    The one parameter, ``config``, indexes the cached curves.
+    The parameter ``config`` indexes the cached curves; with
+    ``epochs_parameter`` the space also searches ``epochs`` (2 to 30), each
+    trial's own length (see :func:`add_trial`'s ``budget``).
     """
     from ax.core.experiment import Experiment
     from ax.core.metric import Metric
@@ -51,9 +54,10 @@ def make_experiment(
         metric_cls = metric_cls or Metric
         acc = metric_cls(name="val_acc", lower_is_better=False)
         size = metric_cls(name="num_params", lower_is_better=True)
-    space = SearchSpace(
-        [RangeParameter("config", ParameterType.INT, lower=0, upper=n_configs - 1)]
-    )
+    params = [RangeParameter("config", ParameterType.INT, lower=0, upper=n_configs - 1)]
+    if epochs_parameter:
+        params.append(RangeParameter("epochs", ParameterType.INT, lower=2, upper=30))
+    space = SearchSpace(params)
     sig = {"val_acc": acc.signature, "num_params": size.signature}
     if multi_objective:
         thresholds = [
@@ -99,11 +103,13 @@ def add_trial(
     epochs: int,
     status,
     params_per_step: bool = True,
+    budget: int | None = None,
 ):
     """A trial of ``config`` with the first ``epochs`` points of ``curve`` attached.
 
     num_params is reported at every step (a flat curve) or, with
-    ``params_per_step=False``, once without a progression.
+    ``params_per_step=False``, once without a progression. ``budget`` is the
+    trial's ``epochs`` parameter (experiments made with ``epochs_parameter``).
     """
     import pandas as pd
     from ax.core.arm import Arm
@@ -111,7 +117,10 @@ def add_trial(
     from ax.core.trial_status import TrialStatus
 
     trial = experiment.new_trial()
-    trial.add_arm(Arm(parameters={"config": int(config)}))
+    parameters = {"config": int(config)}
+    if budget is not None:
+        parameters["epochs"] = int(budget)
+    trial.add_arm(Arm(parameters=parameters))
     trial.mark_running(no_runner_required=True)
     arm = trial.arm.name
     acc = experiment.metrics["val_acc"]

@@ -240,3 +240,25 @@ def test_a_finished_curve_is_not_stopped():
     done = {7: _trial(np.full(30, 0.1), 20000, 30)}
     out = decide(OBJECTIVES, done, completed, RuleOptions())
     assert not out[7].stop and "reached the final progression 30" in out[7].reason
+
+
+def test_own_budget_bounds_the_prediction_and_a_finished_curve_is_kept():
+    """A trial with budget 8 that logged 8 points is done: never stopped."""
+    curves, params = digits_curves()
+    completed = {i: _trial(curves[i], params[i], (8, 30)[i % 2]) for i in range(30)}
+    worst = int(np.argmin(curves[30:, 7]) + 30)
+    short = _trial(curves[worst], params[worst], 8)
+    assert decide(OBJECTIVES, {worst: short}, completed, RuleOptions())[worst].stop
+    short.budget = 8.0
+    out = decide(OBJECTIVES, {worst: short}, completed, RuleOptions())
+    assert not out[worst].stop
+    assert "reached its own final progression 8" in out[worst].reason
+    # Budget 30, seen 6: predicted at 30 from the 15 curves that reached it.
+    longer = _trial(curves[worst], params[worst], 6)
+    longer.budget = 30.0
+    d = decide(OBJECTIVES, {worst: longer}, completed, RuleOptions())[worst]
+    assert d.predictions["val_acc"].n_curves == 15
+    # Budget 40: no finished curve reached it, so nothing to learn from: kept.
+    longer.budget = 40.0
+    d = decide(OBJECTIVES, {worst: longer}, completed, RuleOptions())[worst]
+    assert not d.stop and "reach progression 40" in d.reason

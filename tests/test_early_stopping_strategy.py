@@ -171,3 +171,82 @@ def test_bad_options_name_the_field(option, value, allowed):
     with pytest.raises(UserInputError) as err:
         anp.early_stopping("learning_curve", **{option: value})
     assert f"`{option}`" in str(err.value) and allowed in str(err.value)
+
+
+def _epochs_experiment(curves, running):
+    """Completed trials of 8, 12 and 30 epochs; ``running``: (config, budget, seen)."""
+    from ax.core.trial_status import TrialStatus
+
+    acc, params = curves
+    exp = make_experiment(multi_objective=True, epochs_parameter=True)
+    for i in range(30):
+        epochs = (8, 12, 30)[i % 3]
+        add_trial(
+            exp, i, acc[i], params[i], epochs, TrialStatus.COMPLETED, budget=epochs
+        )
+    idx = {}
+    for cfg, budget, seen in running:
+        idx[cfg] = add_trial(
+            exp, cfg, acc[cfg], params[cfg], seen, None, budget=budget
+        ).index
+    return exp, idx
+
+
+def test_trial_that_reached_its_own_epochs_is_never_stopped(curves):
+    """The demo's defect: a trial with epochs=8 that logged 8 epochs was stopped.
+
+    The rule predicted its value at 30 epochs (the longest completed trial);
+    its own ``epochs`` parameter bounds the prediction, and a finished curve
+    is never stopped, with the default options (``budget_parameter="auto"``)
+    and with the parameter named.
+    """
+    bad, _ = _bad_and_good(curves, start=30)
+    exp, idx = _epochs_experiment(curves, running=[(bad, 8, 8)])
+    for es in (
+        anp.early_stopping("learning_curve"),
+        anp.early_stopping("learning_curve", budget_parameter="epochs"),
+    ):
+        assert es.should_stop_trials_early(set(idx.values()), exp) == {}
+        reason = es.last_decisions[idx[bad]].reason
+        assert "reached its own final progression 8" in reason
+    # Without a budget the same trial is judged against 30 epochs and stopped.
+    off = anp.early_stopping("learning_curve", budget_parameter=None)
+    assert set(off.should_stop_trials_early(set(idx.values()), exp)) == {idx[bad]}
+
+
+def test_prediction_targets_the_trials_own_epochs(curves):
+    bad, _ = _bad_and_good(curves, start=30)
+    exp, idx = _epochs_experiment(curves, running=[(bad, 12, 6)])
+    es = anp.early_stopping("learning_curve")
+    out = es.should_stop_trials_early(set(idx.values()), exp)
+    d = es.last_decisions[idx[bad]]
+    p = d.predictions["val_acc"]
+    # Learned from the 20 completed curves that reached 12 epochs, cut there.
+    assert p.n_curves == 20 and "20 finished curves" in d.reason
+    assert set(out) == {idx[bad]}
+
+
+def test_auto_budget_is_off_when_curves_do_not_end_at_epochs(curves):
+    """'auto' uses `epochs` only while completed curves end exactly at it."""
+    from ax.core.trial_status import TrialStatus
+
+    acc, params = curves
+    exp = make_experiment(multi_objective=True, epochs_parameter=True)
+    for i in range(30):  # progression is not epochs here: every curve has 30 points
+        add_trial(exp, i, acc[i], params[i], 30, TrialStatus.COMPLETED, budget=8)
+    bad, _ = _bad_and_good(curves, start=30)
+    trial = add_trial(exp, bad, acc[bad], params[bad], 8, None, budget=8)
+    es = anp.early_stopping("learning_curve")
+    assert set(es.should_stop_trials_early({trial.index}, exp)) == {trial.index}
+
+
+def test_budget_parameter_errors_name_the_option(curves):
+    from ax.exceptions.core import UserInputError
+
+    with pytest.raises(UserInputError, match="`budget_parameter`"):
+        anp.early_stopping("learning_curve", budget_parameter="")
+    exp, idx = _epochs_experiment(curves, running=[(40, 12, 6)])
+    es = anp.early_stopping("learning_curve", budget_parameter="n_iters")
+    with pytest.raises(UserInputError) as err:
+        es.should_stop_trials_early(set(idx.values()), exp)
+    assert "'n_iters'" in str(err.value) and "'epochs'" in str(err.value)

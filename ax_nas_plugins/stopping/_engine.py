@@ -24,10 +24,16 @@ from ax_nas_plugins.stopping._rule import (
 
 @dataclass
 class TrialData:
-    """What is known of one trial: curves of the curve objectives, known values."""
+    """What is known of one trial: curves of the curve objectives, known values.
+
+    ``budget`` is the progression at which this trial is done (its own
+    ``epochs``), when it is known; ``None`` means "the experiment's final
+    progression".
+    """
 
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     known: dict[str, float] = field(default_factory=dict)
+    budget: float | None = None
 
     def last(self, name: str) -> float:
         if name in self.known:
@@ -113,19 +119,83 @@ def build_predictors(
     objectives: Sequence[ObjectiveSpec],
     completed: Mapping[int, TrialData],
     options: RuleOptions,
+    budget: float | None = None,
 ) -> dict[str, CurvePredictor]:
-    """One curve predictor per curve objective, from the completed trials' curves."""
+    """One curve predictor per curve objective, from the completed trials' curves.
+
+    With a ``budget`` (a trial's own final progression), the predictor learns
+    only from finished curves that reached it, each cut at the budget: their
+    value there is what "final" means for that trial.
+    """
     predictors = {}
     for o in objectives:
         if o.known:
             continue
         finished = [t.curves[o.name] for t in completed.values() if o.name in t.curves]
+        if budget is not None:
+            finished = [
+                _cut(s, v, budget)
+                for s, v in finished
+                if len(s) and float(np.max(s)) >= budget - 1e-9
+            ]
         predictors[o.name] = CurvePredictor(
             finished,
-            final_step=options.final_progression,
+            final_step=budget if budget is not None else options.final_progression,
             ridge=options.prior_strength,
         )
     return predictors
+
+
+def _cut(
+    steps: np.ndarray, values: np.ndarray, step: float
+) -> tuple[np.ndarray, np.ndarray]:
+    keep = steps <= step + 1e-9
+    return steps[keep], values[keep]
+
+
+@dataclass
+class _Round:
+    """What one decision round shares between its trials (no trial-specific data).
+
+    ``predictor(name, budget)`` gives the curve predictor for one objective
+    and one final progression (``None``: the experiment's), built once per
+    round.
+    """
+
+    objectives: Sequence[ObjectiveSpec]
+    completed: Mapping[int, TrialData]
+    options: RuleOptions
+    front: np.ndarray
+    ref: np.ndarray
+    predictors: dict[float | None, dict[str, CurvePredictor]]
+
+    @property
+    def names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+    @property
+    def curve_names(self) -> list[str]:
+        return [o.name for o in self.objectives if not o.known]
+
+    @property
+    def signs(self) -> np.ndarray:
+        return np.array([o.sign() for o in self.objectives])
+
+    @property
+    def single(self) -> bool:
+        return len(self.objectives) == 1
+
+    @property
+    def tolerance(self) -> np.ndarray:
+        tol = self.options.tolerance
+        return np.array([0.0 if o.known else tol for o in self.objectives])
+
+    def predictor(self, name: str, budget: float | None) -> CurvePredictor:
+        if budget not in self.predictors:
+            self.predictors[budget] = build_predictors(
+                self.objectives, self.completed, self.options, budget
+            )
+        return self.predictors[budget][name]
 
 
 def decide(
@@ -147,10 +217,9 @@ def decide(
         n_stopped: trials early-stopped before this round (for the cap).
         n_trials: trials that count toward the cap's denominator (default:
             completed + stopped + running).
-        predictors: prebuilt predictors (else built from ``completed``).
+        predictors: prebuilt predictors for trials without their own budget
+            (else built from ``completed``).
     """
-    names = [o.name for o in objectives]
-    curve_names = [o.name for o in objectives if not o.known]
     keep_all = {i: Decision(False, "") for i in running}
     n_complete = len(completed)
     if n_complete < options.min_trials_completed:
@@ -160,8 +229,8 @@ def decide(
                 f"min_trials_completed={options.min_trials_completed}"
             )
         return keep_all
-    predictors = dict(predictors or build_predictors(objectives, completed, options))
-    n_curves = min((p.n_curves for p in predictors.values()), default=n_complete)
+    default = dict(predictors or build_predictors(objectives, completed, options))
+    n_curves = min((p.n_curves for p in default.values()), default=n_complete)
     if n_curves < options.min_curves:
         for i in running:
             keep_all[i].reason = (
@@ -169,85 +238,86 @@ def decide(
                 f"min_curves={options.min_curves}"
             )
         return keep_all
-    front = front_of(objectives, completed)
-    ref = reference_point(objectives, completed)
-    tol = np.array([0.0 if o.known else options.tolerance for o in objectives])
-    single = len(objectives) == 1
-    label = "P(beats incumbent)" if single else "P(adds HV)"
-    decisions: dict[int, Decision] = {}
-    for idx, trial in running.items():
-        decisions[idx] = _decide_one(
-            trial,
-            objectives,
-            names,
-            curve_names,
-            predictors,
-            front,
-            ref,
-            tol,
-            options,
-            label,
-            single,
-        )
+    round_ = _Round(
+        objectives=objectives,
+        completed=completed,
+        options=options,
+        front=front_of(objectives, completed),
+        ref=reference_point(objectives, completed),
+        predictors={None: default},
+    )
+    decisions = {idx: _decide_one(trial, round_) for idx, trial in running.items()}
     _apply_cap(decisions, options, n_stopped, n_trials, len(running), n_complete)
     return decisions
 
 
-def _decide_one(
-    trial: TrialData,
-    objectives: Sequence[ObjectiveSpec],
-    names: Sequence[str],
-    curve_names: Sequence[str],
-    predictors: Mapping[str, CurvePredictor],
-    front: np.ndarray,
-    ref: np.ndarray,
-    tol: np.ndarray,
-    options: RuleOptions,
-    label: str,
-    single: bool,
-) -> Decision:
-    prog = trial.progression(curve_names) if curve_names else math.inf
-    if curve_names and not math.isfinite(prog):
-        return Decision(False, "no curve data yet")
+def _gate(trial: TrialData, r: _Round) -> str | None:
+    """Why this trial cannot be stopped now, before any prediction (or None)."""
+    options = r.options
+    prog = trial.progression(r.curve_names) if r.curve_names else math.inf
+    if r.curve_names and not math.isfinite(prog):
+        return "no curve data yet"
+    if trial.budget is not None and prog >= trial.budget - 1e-9:
+        return f"reached its own final progression {_fmt(trial.budget)}; never stopped"
     if options.min_progression is not None and prog < options.min_progression:
-        return Decision(
-            False,
-            f"progression {_fmt(prog)} < min_progression {options.min_progression}",
-        )
+        return f"progression {_fmt(prog)} < min_progression {options.min_progression}"
     if options.max_progression is not None and prog > options.max_progression:
-        return Decision(
-            False,
-            f"progression {_fmt(prog)} > max_progression {options.max_progression}",
-        )
-    signs = np.array([o.sign() for o in objectives])
-    current = np.array([trial.last(n) for n in names]) * signs
+        return f"progression {_fmt(prog)} > max_progression {options.max_progression}"
+    return None
+
+
+def _decide_one(trial: TrialData, r: _Round) -> Decision:
+    """Stop when P(final point adds HV) < threshold; see the module's rule."""
+    why_not = _gate(trial, r)
+    if why_not is not None:
+        return Decision(False, why_not)
+    current = np.array([trial.last(n) for n in r.names]) * r.signs
     if not np.all(np.isfinite(current)):
-        missing = [n for n, c in zip(names, current, strict=True) if not np.isfinite(c)]
+        missing = [
+            n for n, c in zip(r.names, current, strict=True) if not np.isfinite(c)
+        ]
         return Decision(False, f"no value yet for {', '.join(missing)}")
-    if adds_hypervolume(current, front, ref):
-        what = "best so far" if single else "on the current Pareto front"
+    if adds_hypervolume(current, r.front, r.ref):
+        what = "best so far" if r.single else "on the current Pareto front"
         return Decision(False, f"current point is {what}; never stopped")
     mean = current.copy()
-    std = np.zeros(len(objectives))
+    std = np.zeros(len(r.objectives))
     preds: dict[str, Prediction] = {}
-    for j, o in enumerate(objectives):
+    for j, o in enumerate(r.objectives):
         if o.known:
             continue
         steps, values = trial.curves[o.name]
         if len(steps) < 2:
             return Decision(False, f"only one point of {o.name} so far")
-        final_step = predictors[o.name].final_step
+        predictor = r.predictor(o.name, trial.budget)
+        final_step = predictor.final_step
         if float(np.max(steps)) >= final_step:
             return Decision(
                 False, f"{o.name} reached the final progression {_fmt(final_step)}"
             )
-        p = predictors[o.name].predict(steps, values)
+        if predictor.n_curves < r.options.min_curves:
+            return Decision(
+                False,
+                f"only {predictor.n_curves} finished curve(s) of {o.name} reach "
+                f"progression {_fmt(final_step)}, fewer than "
+                f"min_curves={r.options.min_curves}",
+            )
+        p = predictor.predict(steps, values)
         preds[o.name] = p
-        mean[j] = signs[j] * p.mean
+        mean[j] = r.signs[j] * p.mean
         std[j] = p.std
-    prob = p_adds_hypervolume(mean, std, front, ref, tol, seed=options.seed)
+    prob = p_adds_hypervolume(
+        mean, std, r.front, r.ref, r.tolerance, seed=r.options.seed
+    )
+    return _decision(trial, r, prob, preds)
+
+
+def _decision(
+    trial: TrialData, r: _Round, prob: float, preds: dict[str, Prediction]
+) -> Decision:
+    """The decision and its reason, from the probability of improving."""
     parts = []
-    for o in objectives:
+    for o in r.objectives:
         if o.name in preds:
             p = preds[o.name]
             parts.append(
@@ -256,9 +326,11 @@ def _decide_one(
             )
         else:
             parts.append(f"{o.name} {_fmt(trial.last(o.name))} (known)")
-    stop = prob < options.threshold
+    threshold = r.options.threshold
+    stop = prob < threshold
+    label = "P(beats incumbent)" if r.single else "P(adds HV)"
     cmp = "<" if stop else ">="
-    reason = f"{'; '.join(parts)}; {label} = {prob:.3g} {cmp} {options.threshold:g}"
+    reason = f"{'; '.join(parts)}; {label} = {prob:.3g} {cmp} {threshold:g}"
     return Decision(stop, reason, prob, preds)
 
 

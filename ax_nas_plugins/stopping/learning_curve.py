@@ -28,6 +28,9 @@ from ax_nas_plugins.stopping._rule import ObjectiveSpec
 
 logger = logging.getLogger(__name__)
 
+#: Parameter names ``budget_parameter="auto"`` takes as a trial's own length.
+AUTO_BUDGET_NAMES = ("epochs", "num_epochs", "n_epochs", "max_epochs")
+
 
 class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
     """Stop a trial when its predicted final point is unlikely to improve the front.
@@ -47,6 +50,16 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
     incumbent (best completed value) less ``tolerance`` is below
     ``threshold``. A trial whose current point is already on the front
     (or is the best so far) is never stopped.
+
+    A trial's own length: when the number of epochs is searched, each trial
+    is done at its own ``epochs``. ``budget_parameter`` names that parameter;
+    the trial's final value is then predicted at its own budget (from the
+    finished curves that reached it, cut there), and a trial that reached its
+    budget is never stopped. The default ``"auto"`` takes a numeric parameter
+    named ``epochs``, ``num_epochs``, ``n_epochs`` or ``max_epochs``, and
+    uses it only while no completed trial's curves go past its value of that
+    parameter and at least half end exactly at it (so a progression counted
+    in steps, not epochs, switches it off).
 
     Safety: nothing is stopped before ``min_trials_completed`` trials have
     completed and ``min_curves`` finished curves exist; a trial is not
@@ -99,6 +112,10 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
         max_front_loss: see ``check_safe``.
         seed: seed of the Monte-Carlo estimate (several uncertain objectives).
         check_safe: run :meth:`_is_harmful` before deciding.
+        budget_parameter: the parameter holding a trial's own final
+            progression (e.g. ``"epochs"``); ``"auto"`` (default) detects it
+            (see above); ``None`` for none (every trial ends at
+            ``final_progression``).
     """
 
     def __init__(
@@ -117,6 +134,7 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
         max_front_loss: float = 0.25,
         seed: int = 0,
         check_safe: bool = False,
+        budget_parameter: str | None = "auto",
     ) -> None:
         metric_signatures = (
             list(metric_signatures) if metric_signatures is not None else None
@@ -148,6 +166,14 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
         self.prior_strength = prior_strength
         self.max_front_loss = max_front_loss
         self.seed = seed
+        if budget_parameter is not None and (
+            not isinstance(budget_parameter, str) or not budget_parameter
+        ):
+            raise UserInputError(
+                "learning_curve option `budget_parameter` must be a parameter "
+                f"name, 'auto' or None; got {budget_parameter!r}."
+            )
+        self.budget_parameter = budget_parameter
         self._last_decisions: dict[int, Decision] = {}
 
     # ------------------------------------------------------------------ options
@@ -247,6 +273,7 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
                 cut = TrialData(
                     curves={n: _cut(*trial.curves[n], step) for n in trial.curves},
                     known=dict(trial.known),
+                    budget=trial.budget,
                 )
                 d = decide(
                     objectives, {idx: cut}, others, uncapped, predictors=predictors
@@ -321,7 +348,42 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
                 for o in objectives:
                     if o.known and o.name in t.curves and o.name not in t.known:
                         t.known[o.name] = float(t.curves.pop(o.name)[1][-1])
+        self._set_budgets(experiment, objectives, per_trial, completed)
         return objectives, running, completed
+
+    def _set_budgets(
+        self,
+        experiment: Experiment,
+        objectives: Sequence[ObjectiveSpec],
+        trials: Mapping[int, TrialData],
+        completed: Mapping[int, TrialData],
+    ) -> None:
+        """Each trial's own final progression, from ``budget_parameter``."""
+        name = self._budget_parameter_name(experiment)
+        if name is None:
+            return
+        budgets = {i: _budget_of(experiment, i, name) for i in trials}
+        curve_names = [o.name for o in objectives if not o.known]
+        if self.budget_parameter == "auto" and not _ends_match(
+            {i: budgets[i] for i in completed}, completed, curve_names
+        ):
+            return
+        for i, t in trials.items():
+            t.budget = budgets[i]
+
+    def _budget_parameter_name(self, experiment: Experiment) -> str | None:
+        params = experiment.search_space.parameters
+        if self.budget_parameter is None:
+            return None
+        if self.budget_parameter == "auto":
+            return next((n for n in AUTO_BUDGET_NAMES if n in params), None)
+        if self.budget_parameter not in params:
+            raise UserInputError(
+                "learning_curve option `budget_parameter` names "
+                f"{self.budget_parameter!r}, which is not a parameter of the "
+                f"search space; parameters: {sorted(params)} (or 'auto', None)."
+            )
+        return self.budget_parameter
 
     def _is_known(self, name: str, completed: Mapping[int, TrialData]) -> bool:
         if self.known_objectives is not None:
@@ -366,6 +428,43 @@ def _groups(df: pd.DataFrame) -> Iterator[tuple[int, str, np.ndarray, np.ndarray
                 steps[lo:hi],
                 values[lo:hi],
             )
+
+
+def _budget_of(experiment: Experiment, index: int, name: str) -> float | None:
+    """The trial's value of the budget parameter (None: no single arm or no number)."""
+    arm = getattr(experiment.trials[index], "arm", None)
+    value = arm.parameters.get(name) if arm is not None else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _ends_match(
+    budgets: Mapping[int, float | None],
+    completed: Mapping[int, TrialData],
+    curve_names: Sequence[str],
+) -> bool:
+    """Do the completed trials' curves end at their budgets?
+
+    Yes when no completed curve goes past its trial's budget and at least half
+    of them end exactly at it (a last point not yet read is tolerated).
+    """
+    exact = total = 0
+    for i, t in completed.items():
+        for n in curve_names:
+            if n not in t.curves or not len(t.curves[n][0]):
+                continue
+            b = budgets.get(i)
+            if b is None:
+                return False
+            end = float(np.max(t.curves[n][0]))
+            tol = 1e-6 * max(1.0, abs(b))
+            if end > b + tol:
+                return False
+            exact += abs(end - b) <= tol
+            total += 1
+    return total > 0 and 2 * exact >= total
 
 
 def _cut(
