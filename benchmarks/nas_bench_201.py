@@ -44,7 +44,16 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 PARAMS = [f"Op{i}" for i in range(6)]
-PRESETS = ("sobol", "gp_moo", "gp_moo_onehot", "saasbo", "saasbo_fast", "auto")
+PRESETS = (
+    "sobol",
+    "gp_moo",
+    "gp_moo_onehot",
+    "saasbo",
+    "saasbo_fast",
+    "saasbo_nuts_fast",
+    "saasbo_map",
+    "auto",
+)
 
 
 # ----------------------------------------------------------------- problems
@@ -249,6 +258,15 @@ def _ax_problem(problem: Any, kind: str):
     )
 
 
+#: Benchmark method -> (preset, options): variants of a preset under their own name.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "gp_moo_onehot": ("gp_moo", {"categorical_encoding": "onehot"}),
+    "saasbo_nuts_fast": ("saasbo_fast", {"fit": "nuts"}),
+    "saasbo_map": ("saasbo_fast", {"fit": "map"}),
+}
+JAX_CACHE = os.environ.get("AX_NAS_JAX_CACHE", "~/.cache/ax_nas_plugins/jax")
+
+
 def run_preset(problem: Any, seed: int, budget: int, kind: str, preset: str):
     import pandas as pd
     from ax.core.data import Data
@@ -256,12 +274,13 @@ def run_preset(problem: Any, seed: int, budget: int, kind: str, preset: str):
     import ax_nas_plugins as anp
 
     exp = _ax_problem(problem, kind)
-    options: dict[str, Any] = {"seed": seed}
-    name = preset
-    if preset == "gp_moo_onehot":
-        name, options["categorical_encoding"] = "gp_moo", "onehot"
-    if preset in ("gp_moo", "gp_moo_onehot", "saasbo", "saasbo_fast", "auto"):
+    name, extra = VARIANTS.get(preset, (preset, {}))
+    options: dict[str, Any] = {"seed": seed, **extra}
+    if name != "sobol":
         options["experiment"] = exp
+    if name.startswith("saasbo") and options.get("fit", "nuts") == "nuts":
+        # compiled NUTS is kept across fits and processes (an explicit option)
+        options["jax_cache_dir"] = JAX_CACHE
     if preset == "auto":
         options["budget"] = budget
     gs = anp.generation_strategy(name, **options)
@@ -359,7 +378,9 @@ def run_one(
     keys = [json.dumps(p, sort_keys=True) for p in evaluated]
     duplicates = len(keys) - len(set(keys))
     curve = {
-        n: problem.score(evaluated[:n]) for n in (10, 20, 30, 40, budget) if n <= budget
+        n: problem.score(evaluated[:n])
+        for n in (10, 20, 30, 40, 50, budget)
+        if n <= budget
     }
     gen = out["gen_seconds"]
     is_model = ["sobol" not in g.lower() for g in out.get("generators", [])]
@@ -387,20 +408,23 @@ def run_one(
 
 
 # ----------------------------------------------------------------- reporting
-def summarise(log: Path, out_md: Path) -> str:
+def summarise(log: Path, out_md: Path, at: list[int] | None = None) -> str:
+    """Table by (problem, method) from the log; ``at``: extra HV-after-n columns."""
     from rich.console import Console
     from rich.table import Table
 
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    at = at or []
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["problem"], r["method"]), []).append(r)
+        groups.setdefault((r["problem"], r["method"], r["budget"]), []).append(r)
     table = Table(title=f"Generation presets vs peers ({log.name})")
     for col in (
         "problem",
         "method",
         "seeds",
         "HV fraction (mean ± sd)",
+        *[f"HV after {n}" for n in at],
         "min",
         "s/suggestion (model)",
         "CPU s (model)",
@@ -409,20 +433,24 @@ def summarise(log: Path, out_md: Path) -> str:
         "generators",
     ):
         table.add_column(col)
+    at_cols = "".join(f"HV after {n} (mean ± sd) | " for n in at)
     lines = [
-        "| problem | method | seeds | HV fraction mean ± sd | min | "
+        "| problem | method | seeds | HV fraction at budget, mean ± sd | "
+        + at_cols
+        + "min | "
         "s per suggestion (model steps) | CPU s (model steps) | max s | "
         "duplicates | generators |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- " * (10 + len(at)) + "|",
     ]
-    for (prob, method), rs in sorted(groups.items()):
+    for (prob, method, budget), rs in sorted(groups.items()):
         hv = np.array([r["hv_fraction"] for r in rs])
         spm = [r["sec_per_model_suggestion"] or r["sec_per_suggestion"] for r in rs]
         cells = [
             prob,
             method,
             str(len(rs)),
-            f"{hv.mean():.3f} ± {hv.std():.3f}",
+            f"{hv.mean():.3f} ± {hv.std():.3f} (at {budget})",
+            *[_hv_at(rs, n) for n in at],
             f"{hv.min():.3f}",
             f"{np.mean(spm):.2f}",
             _mean_or_dash([r.get("cpu_sec_per_model_suggestion") for r in rs]),
@@ -452,6 +480,13 @@ def summarise(log: Path, out_md: Path) -> str:
     return out_md.read_text()
 
 
+def _hv_at(rows: list[dict[str, Any]], n: int) -> str:
+    vals = [r["hv_curve"].get(str(n), r["hv_curve"].get(n)) for r in rows]
+    if any(v is None for v in vals):
+        return "-"
+    return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}"
+
+
 def _mean_or_dash(values: list[float | None]) -> str:
     vals = [v for v in values if v is not None]
     return f"{np.mean(vals):.2f}" if vals else "-"
@@ -471,6 +506,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--log", type=Path, default=RESULTS / "nas_bench_201.jsonl")
     ap.add_argument("--summarise", action="store_true", help="only rebuild the table")
+    ap.add_argument(
+        "--at",
+        type=int,
+        nargs="+",
+        default=None,
+        help="also tabulate the HV fraction after these numbers of evaluations",
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("AX_NAS_PROGRESS", "0")
     import torch
@@ -495,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-    summarise(args.log, args.log.with_suffix(".md"))
+    summarise(args.log, args.log.with_suffix(".md"), args.at)
     return 0
 
 

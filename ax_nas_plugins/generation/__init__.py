@@ -22,10 +22,11 @@ def register_storage_classes() -> None:
     Idempotent; :func:`ax_nas_plugins.storage.registry_bundle` calls it, so a
     strategy saved in one process decodes in another.
     """
-    from ax_nas_plugins.generation import _onehot, _saas
+    from ax_nas_plugins.generation import _map_saas, _onehot, _saas
 
     _onehot.register_for_storage()
     _saas.register_for_storage()
+    _map_saas.register_for_storage()
 
 
 def enforce_rules(strategy: GenerationStrategy) -> GenerationStrategy:

@@ -121,15 +121,6 @@ def resolve_device(preset: str, device: str | None) -> Any:
     return dev
 
 
-def apply_torch_threads(preset: str, torch_threads: int | None) -> None:
-    """Set torch's intra-op thread count for this process (``None``: leave it)."""
-    check_positive_int(preset, "torch_threads", torch_threads, allow_none=True)
-    if torch_threads is not None:
-        import torch
-
-        torch.set_num_threads(torch_threads)
-
-
 def optimization_config_of(
     experiment: Experiment | None, optimization_config: OptimizationConfig | None
 ) -> OptimizationConfig | None:
@@ -270,7 +261,7 @@ def enforce_rules(strategy: GenerationStrategy) -> GenerationStrategy:
     storage gets Ax's default back; :func:`ax_nas_plugins.storage.load_experiment`
     calls this again after loading.
     """
-    for node in strategy._nodes:
+    for node in strategy.nodes_by_name.values():
         if any(
             spec.generator_key.startswith(NODE_PREFIX) for spec in node.generator_specs
         ):
@@ -279,6 +270,16 @@ def enforce_rules(strategy: GenerationStrategy) -> GenerationStrategy:
 
 
 def make_strategy(name: str, nodes: list[GenerationNode]) -> GenerationStrategy:
+    """A strategy named ``name`` over ``nodes``, with the rules applied."""
     from ax.generation_strategy.generation_strategy import GenerationStrategy
 
     return enforce_rules(GenerationStrategy(nodes=nodes, name=name))
+
+
+def renamed(strategy: GenerationStrategy, name: str) -> GenerationStrategy:
+    """The same unused nodes under a new strategy name (Ax 1.3 has no name setter).
+
+    The nodes are re-attached to the new strategy, so ``strategy`` must not
+    be used afterwards.
+    """
+    return make_strategy(name, list(strategy.nodes_by_name.values()))

@@ -1,46 +1,65 @@
 """SAAS fully Bayesian GP whose NUTS fit reports progress and can start warm.
 
 The rule: :class:`NasSaasGP` is BoTorch's ``SaasFullyBayesianSingleTaskGP``
-(same SAAS prior, same posterior) with its own fitting routine registered in
-Ax's ``fit_botorch_model`` dispatcher. The routine runs NumPyro's NUTS like
-BoTorch's ``fit_fully_bayesian_model_nuts`` (``warmup_steps`` burn-in steps,
-``num_samples`` draws, every ``thinning``-th kept) but
+(same SAAS prior, same likelihood, same posterior) with its own fitting
+routine registered in Ax's ``fit_botorch_model`` dispatcher. The routine runs
+NumPyro's NUTS like BoTorch's ``fit_fully_bayesian_model_nuts``
+(``warmup_steps`` burn-in steps, ``num_samples`` draws, every ``thinning``-th
+kept) on BoTorch's own ``SaasPyroModel.sample``, but
 
+- passes the training data as *arguments* of the compiled NUTS program,
+  padded to a multiple of :data:`PAD_ROWS` rows (padded rows are masked out of
+  the likelihood, see :class:`MaskedSaasPyroModel`), so the program is the
+  same from fit to fit while an experiment grows. BoTorch's routine bakes the
+  data into the program, which is then recompiled at every fit. With JAX's
+  persistent compilation cache (the ``jax_cache_dir`` option, off by default)
+  a fit compiles once per 16 points, even across processes;
+  ``benchmarks/saas_fit.py`` measures both routines on the same data;
 - reports through the pack's progress display (:mod:`ax_nas_plugins.progress`)
-  instead of NumPyro's printed bar: one task per outcome model, advanced by the
-  warm-up and then by chunks of draws;
+  instead of NumPyro's printed bar: one task per outcome model;
 - with ``warm_start=True`` starts the chain at the posterior median of the
   previous fit of the same outcome (same input dimension, same
-  ``warm_start_key``) found in this process, which lets a shorter warm-up reach
-  the typical set. The first fit, or one after a restart, starts cold.
+  ``warm_start_key``) found in this process. The first fit, or one after a
+  restart, starts cold.
 
-The class is registered with Ax's model registry so a generation strategy that
-names it is stored and loaded like one naming BoTorch's class.
+Nothing here changes process-wide state unless asked: JAX's persistent cache
+is turned on only by ``jax_cache_dir`` (see :func:`fit_nas_saas`). The class
+is registered with Ax's model registry so a generation strategy that names it
+is stored and loaded like one naming BoTorch's class. Importing this module
+does not import JAX (a stored strategy loads without the ``saasbo`` extra).
 """
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from ax.generators.torch.botorch_modular.utils import fit_botorch_model
-from botorch.models.fully_bayesian import SaasFullyBayesianSingleTaskGP
+from botorch.models.fully_bayesian import SaasFullyBayesianSingleTaskGP, SaasPyroModel
 
+from ax_nas_plugins import _compat
 from ax_nas_plugins.progress import progress_task
 
 #: Previous posterior medians: (warm_start_key, input dim, outcome fingerprint).
 _WARM: dict[tuple[str, int, tuple[float, ...]], dict[str, Any]] = {}
 _WARM_MAX = 64
 _warm_lock = threading.Lock()
-_OUR_CACHE = [False]  # whether enable_compilation_cache turned the cache on
-#: JAX keeps every fit's traced programs in memory (about 70 MB per fit of 30
-#: inputs); its caches are cleared every this many fits, which costs one
-#: reload from the persistent cache (a few seconds) and bounds the growth.
-CLEAR_JAX_CACHES_EVERY = 16
-_fits_done = [0]
+#: Training sets are padded to a multiple of this many rows, so that NUTS is
+#: compiled once per bucket and reused while the experiment grows.
+PAD_ROWS = 16
+#: The SAAS model's latent sample sites (what a warm start sets).
+_LATENT_SITES = (
+    "outputscale",
+    "mean",
+    "noise",
+    "kernel_tausq",
+    "_kernel_inv_length_sq",
+)
+#: Options that strategies stored by ax-nas-plugins 0.1 carry and that no longer
+#: mean anything (``jit_compile`` was never honoured; NumPyro's bar is never shown).
+_RETIRED_OPTIONS = ("jit_compile", "disable_progbar")
 
 
 class NasSaasGP(SaasFullyBayesianSingleTaskGP):
@@ -69,6 +88,87 @@ class NasSaasGP(SaasFullyBayesianSingleTaskGP):
         return super().construct_inputs(training_data=training_data, **kwargs)
 
 
+class MaskedSaasPyroModel(SaasPyroModel):
+    """BoTorch's SAAS model whose likelihood covers only the rows of ``row_mask``.
+
+    The prior, kernel and noise are BoTorch's (``SaasPyroModel.sample``); only
+    the observation step is replaced. A padded row (mask 0) gets zero mean,
+    unit variance and no covariance with any other row, and its observation
+    is 0, so it adds a constant to the log density and changes neither the
+    posterior nor its gradients. The data are set as JAX values (possibly
+    traced) on a fresh instance per model call, the attributes BoTorch's
+    ``set_inputs`` sets.
+    """
+
+    row_mask: Any = None
+
+    def sample_observations(self, mean: Any, K_noiseless: Any, noise: Any) -> None:
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+
+        mask = self.row_mask
+        n = mask.shape[0]
+        k = K_noiseless + noise * jnp.eye(n)
+        k = k * (mask[:, None] * mask[None, :]) + jnp.diag(1.0 - mask)
+        numpyro.sample(
+            "Y",
+            dist.MultivariateNormal(loc=mean * mask, covariance_matrix=k),
+            obs=self.train_Y_jax[:, 0] * mask,
+        )
+
+
+def _saas_model_inferred_noise(X: Any, Y: Any, mask: Any, Yvar: Any) -> None:
+    """NumPyro model: the SAAS GP on padded data, noise inferred."""
+    del Yvar
+    _masked_view(X, Y, mask, None).sample()
+
+
+def _saas_model_known_noise(X: Any, Y: Any, mask: Any, Yvar: Any) -> None:
+    """NumPyro model: the SAAS GP on padded data, noise variances given."""
+    _masked_view(X, Y, mask, Yvar[:, None]).sample()
+
+
+def _masked_view(X: Any, Y: Any, mask: Any, Yvar: Any) -> MaskedSaasPyroModel:
+    view = MaskedSaasPyroModel()
+    view.ard_num_dims = X.shape[-1]
+    view.train_X_jax, view.train_Y_jax, view.train_Yvar_jax = X, Y[:, None], Yvar
+    view.row_mask = mask
+    return view
+
+
+@dataclass(frozen=True)
+class _PaddedData:
+    """The training data as NUMPyro model arguments, padded to ``PAD_ROWS`` rows."""
+
+    args: tuple[Any, ...]  # X, Y, mask, Yvar (JAX arrays)
+    n: int
+    dim: int
+    known_noise: bool
+
+
+def _pad(pyro_model: SaasPyroModel) -> _PaddedData:
+    import jax.numpy as jnp
+    import numpy as np
+
+    X = pyro_model.train_X.detach().cpu().numpy().astype(np.float64)
+    Y = pyro_model.train_Y.detach().cpu().numpy().astype(np.float64)[:, 0]
+    n, dim = X.shape
+    rows = max(PAD_ROWS, -(-n // PAD_ROWS) * PAD_ROWS)
+    Xp, Yp, mask, Yvar = (
+        np.zeros((rows, dim)),
+        np.zeros(rows),
+        np.zeros(rows),
+        np.ones(rows),
+    )
+    Xp[:n], Yp[:n], mask[:n] = X, Y, 1.0
+    known_noise = pyro_model.train_Yvar is not None
+    if known_noise:
+        Yvar[:n] = pyro_model.train_Yvar.detach().cpu().numpy()[:, 0]
+    args = tuple(jnp.asarray(a) for a in (Xp, Yp, mask, Yvar))
+    return _PaddedData(args=args, n=n, dim=dim, known_noise=known_noise)
+
+
 def _outcome_fingerprint(model: NasSaasGP) -> tuple[float, ...]:
     """The first raw outcome values: the same outcome across fits, as data only grows.
 
@@ -83,213 +183,42 @@ def _outcome_fingerprint(model: NasSaasGP) -> tuple[float, ...]:
     return tuple(round(float(v), 9) for v in y.flatten())
 
 
-#: Training sets are padded to a multiple of this many rows, so that NUTS is
-#: compiled once per bucket and reused while the experiment grows.
-PAD_ROWS = 16
+def _remembered_start(key: tuple[Any, ...]) -> dict[str, Any] | None:
+    with _warm_lock:
+        return _WARM.get(key)
 
 
-def _padded_saas(pyro_model: Any, dim: int, known_noise: bool) -> Any:
-    """SAAS prior and likelihood with the data as arguments (padded rows masked).
-
-    The prior is BoTorch's ``SaasPyroModel`` (its own sampling methods are
-    called); the likelihood is the same multivariate normal over the real
-    rows. A padded row has zero mean, unit variance and no covariance with
-    any other row, and its observation is 0, so it adds a constant to the log
-    density and changes neither the posterior nor its gradients.
-    """
+def _remember_start(key: tuple[Any, ...], raw: dict[str, Any]) -> None:
+    """Keep the posterior medians of the latent sites for the next fit's start."""
     import jax.numpy as jnp
-    import numpyro
-    import numpyro.distributions as dist
-    from botorch.models.fully_bayesian import matern52_kernel
 
-    def model(X: Any, Y: Any, mask: Any, Yvar: Any) -> None:
-        outputscale = pyro_model.sample_outputscale(
-            concentration=pyro_model._outputscale_prior_concentration,
-            rate=pyro_model._outputscale_prior_rate,
-        )
-        mean = pyro_model.sample_mean()
-        noise = Yvar if known_noise else pyro_model.sample_noise()
-        lengthscale = pyro_model.sample_lengthscale(dim=dim)
-        k = outputscale * matern52_kernel(X=X, lengthscale=lengthscale)
-        n = X.shape[0]
-        k = k + noise * jnp.eye(n)
-        both = mask[:, None] * mask[None, :]
-        k = k * both + jnp.diag(1.0 - mask)
-        numpyro.sample(
-            "Y",
-            dist.MultivariateNormal(loc=mean * mask, covariance_matrix=k),
-            obs=Y * mask,
-        )
-
-    return model
+    medians = {k: jnp.median(v, axis=0) for k, v in raw.items() if k in _LATENT_SITES}
+    with _warm_lock:
+        if len(_WARM) >= _WARM_MAX:
+            _WARM.pop(next(iter(_WARM)))
+        _WARM[key] = medians
 
 
-def enable_compilation_cache() -> str | None:
-    """Turn on JAX's persistent compilation cache unless the user configured one.
-
-    NumPyro builds new closures for every fit, so JAX's in-memory cache never
-    hits and each fit would recompile NUTS (about 15 s of a 20 s fit on two
-    cores). The persistent cache is keyed by the compiled program, which is the
-    same from fit to fit because the data are arguments of fixed (padded)
-    shape. The folder is ``$AX_NAS_JAX_CACHE`` or
-    ``~/.cache/ax_nas_plugins/jax``; ``AX_NAS_JAX_CACHE=off`` disables it.
-    """
-    import jax
-
-    if jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir  # the user's (or ours, set before)
-    folder = os.environ.get("AX_NAS_JAX_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-        "ax_nas_plugins",
-        "jax",
-    )
-    if folder.lower() == "off":
-        return None
-    os.makedirs(folder, exist_ok=True)
-    # Every program later loaded from this cache makes XLA:CPU log a spurious
-    # "machine type doesn't match" error (also for the small programs BoTorch
-    # runs outside the fit), so XLA's C++ log keeps errors-only-fatal from now on.
-    _set_xla_log_level(3)
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    _OUR_CACHE[0] = True
-    return folder
-
-
-def _set_xla_log_level(level: int) -> bool:
-    try:
-        from jax._src.lib import utils as jax_utils
-
-        jax_utils.absl_set_min_log_level(level)
-    except (ImportError, AttributeError):  # another jaxlib: leave logging alone
-        return False
-    return True
-
-
-@contextmanager
-def _quiet_xla_cache_loads() -> Iterator[None]:
-    """Silence XLA's C++ log while a fit runs, then restore the process's level.
-
-    XLA:CPU logs a spurious "machine type used for compilation doesn't match"
-    error for every program it loads from the persistent cache, even on the
-    machine that compiled it; hundreds of such lines per fit are noise.
-    """
-    if jax_cache_is_ours() or not _set_xla_log_level(3):
-        yield
-        return
-    try:
-        yield
-    finally:
-        _set_xla_log_level(int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "1")))
-
-
-def jax_cache_is_ours() -> bool:
-    return _OUR_CACHE[0]
-
-
-def fit_nas_saas(
-    model: NasSaasGP,
-    warmup_steps: int = 512,
-    num_samples: int = 256,
-    thinning: int = 16,
-    max_tree_depth: int = 6,
-    jit_compile: bool = False,
-    seed: int = 0,
-    warm_start: bool = False,
-    warm_start_key: str = "",
-    progress: bool | None = None,
-    disable_progbar: bool = True,  # accepted for Ax's default, never printed
-) -> None:
-    """Fit ``model`` by NUTS (see the module rule for what differs from BoTorch).
-
-    The NUTS kernel is compiled with the training data as arguments, padded to
-    a multiple of :data:`PAD_ROWS` rows, so a growing experiment recompiles
-    once every ``PAD_ROWS`` points instead of at every fit.
-
-    Args:
-        model: The SAAS GP to fit.
-        warmup_steps: NUTS burn-in steps (step size and mass matrix adaptation).
-        num_samples: Draws after warm-up.
-        thinning: Keep every ``thinning``-th draw (``num_samples // thinning`` kept).
-        max_tree_depth: Largest NUTS tree depth (2**depth leapfrog steps at most).
-        jit_compile: Accepted for BoTorch compatibility; the kernel is always
-            compiled (with the data as arguments).
-        seed: Seed of the JAX random key.
-        warm_start: Start at the previous fit's posterior median when available.
-        warm_start_key: Separates warm-start memories of different strategies.
-        progress: Force the progress display on/off (default: automatic).
-        disable_progbar: Ignored (NumPyro's own bar is always off).
-    """
-    del disable_progbar, jit_compile
-    enable_compilation_cache()
-    with _quiet_xla_cache_loads():
-        _fits_done[0] += 1
-        if _fits_done[0] % CLEAR_JAX_CACHES_EVERY == 0:
-            import jax
-
-            jax.clear_caches()
-        _run_nuts(
-            model,
-            warmup_steps=warmup_steps,
-            num_samples=num_samples,
-            thinning=thinning,
-            max_tree_depth=max_tree_depth,
-            seed=seed,
-            warm_start=warm_start,
-            warm_start_key=warm_start_key,
-            progress=progress,
-        )
-
-
-def _run_nuts(
-    model: NasSaasGP,
+def _sample_posterior(
+    data: _PaddedData,
     *,
+    start: dict[str, Any] | None,
     warmup_steps: int,
     num_samples: int,
-    thinning: int,
     max_tree_depth: int,
     seed: int,
-    warm_start: bool,
-    warm_start_key: str,
     progress: bool | None,
-) -> None:
+) -> dict[str, Any]:
+    """NUTS draws of the latent sites (BoTorch's kernel settings: dense mass)."""
     import jax
-    import jax.numpy as jnp
-    import numpy as np
     from numpyro.infer import MCMC, NUTS, init_to_median, init_to_value
 
-    model.train()
-    pm = model.pyro_model
-    if pm.use_input_warping:
-        raise ValueError("NasSaasGP does not support input warping.")
-    X = np.asarray(pm.train_X.detach().cpu().numpy(), dtype=np.float64)
-    Y = np.asarray(pm.train_Y.detach().cpu().numpy(), dtype=np.float64)[:, 0]
-    n, dim = X.shape
-    rows = max(PAD_ROWS, -(-n // PAD_ROWS) * PAD_ROWS)
-    Xp = np.zeros((rows, dim))
-    Xp[:n] = X
-    Yp = np.zeros(rows)
-    Yp[:n] = Y
-    mask = np.zeros(rows)
-    mask[:n] = 1.0
-    known_noise = pm.train_Yvar is not None
-    Yvar = np.ones(rows)
-    if known_noise:
-        Yvar[:n] = np.asarray(pm.train_Yvar.detach().cpu().numpy())[:, 0]
-    args = tuple(jnp.asarray(a) for a in (Xp, Yp, mask, Yvar))
-
-    key = (warm_start_key, dim, _outcome_fingerprint(model))
-    init_strategy = init_to_median
-    with _warm_lock:
-        previous = _WARM.get(key) if warm_start else None
-    if previous is not None:
-        init_strategy = init_to_value(values=previous)
+    model = _saas_model_known_noise if data.known_noise else _saas_model_inferred_noise
     nuts = NUTS(
-        _padded_saas(pm, dim, known_noise),
+        model,
         dense_mass=True,
         max_tree_depth=max_tree_depth,
-        init_strategy=init_strategy,
+        init_strategy=init_to_value(values=start) if start else init_to_median,
     )
     mcmc = MCMC(
         nuts,
@@ -298,33 +227,98 @@ def _run_nuts(
         progress_bar=False,
         jit_model_args=True,
     )
-    rng = jax.random.PRNGKey(seed)
     with progress_task(
-        f"SAAS fit ({n} points, {dim} inputs)",
+        f"SAAS fit ({data.n} points, {data.dim} inputs)",
         total=warmup_steps + num_samples,
         enabled=progress,
     ) as advance:
-        mcmc.warmup(rng, *args)
+        mcmc.warmup(jax.random.PRNGKey(seed), *data.args)
         advance(warmup_steps)
-        mcmc.run(mcmc.post_warmup_state.rng_key, *args)
+        mcmc.run(mcmc.post_warmup_state.rng_key, *data.args)
         advance(num_samples)
-    raw = dict(mcmc.get_samples())
+    return dict(mcmc.get_samples())
+
+
+def fit_nas_saas(
+    model: NasSaasGP,
+    warmup_steps: int = 512,
+    num_samples: int = 256,
+    thinning: int = 16,
+    max_tree_depth: int = 6,
+    seed: int = 0,
+    warm_start: bool = False,
+    warm_start_key: str = "",
+    progress: bool | None = None,
+    jax_cache_dir: str | None = None,
+) -> None:
+    """Fit ``model`` by NUTS on the padded data (see the module rule).
+
+    Args:
+        model: The SAAS GP to fit.
+        warmup_steps: NUTS burn-in steps (step size and mass matrix adaptation).
+        num_samples: Draws after warm-up.
+        thinning: Keep every ``thinning``-th draw (``num_samples // thinning`` kept).
+        max_tree_depth: Largest NUTS tree depth (2**depth leapfrog steps at most).
+        seed: Seed of the JAX random key.
+        warm_start: Start at the previous fit's posterior median when available.
+        warm_start_key: Separates warm-start memories of different strategies.
+        progress: Force the progress display on/off (default: automatic).
+        jax_cache_dir: Turn on JAX's persistent compilation cache in this folder
+            (``~`` expanded) before fitting, unless a cache folder is already
+            configured. This is process-wide and lasts for the process: JAX
+            initialises its cache once and has no public way to turn it off.
+            While such a fit runs, XLA's C++ log is errors-only-fatal (each
+            program loaded from the cache logs a spurious "machine type"
+            error). ``None`` (default): JAX's configuration is left alone.
+    """
+    model.train()
+    pm = model.pyro_model
+    if pm.use_input_warping:
+        raise ValueError("NasSaasGP does not support input warping.")
+    quiet: Any = nullcontext()
+    if jax_cache_dir is not None:
+        use_jax_compilation_cache(jax_cache_dir)
+        quiet = _compat.quiet_xla_log()  # cache loads log spurious XLA errors
+    data = _pad(pm)
+    key = (warm_start_key, data.dim, _outcome_fingerprint(model))
+    with quiet:
+        raw = _sample_posterior(
+            data,
+            start=_remembered_start(key) if warm_start else None,
+            warmup_steps=warmup_steps,
+            num_samples=num_samples,
+            max_tree_depth=max_tree_depth,
+            seed=seed,
+            progress=progress,
+        )
     if warm_start:
-        medians = {
-            k: jnp.median(v, axis=0)
-            for k, v in raw.items()
-            if k
-            in ("outputscale", "mean", "noise", "kernel_tausq", "_kernel_inv_length_sq")
-        }
-        with _warm_lock:
-            if len(_WARM) >= _WARM_MAX:
-                _WARM.pop(next(iter(_WARM)))
-            _WARM[key] = medians
+        _remember_start(key, raw)
     samples = pm.postprocess_mcmc_samples(mcmc_samples=raw)
-    for k, v in samples.items():
-        samples[k] = v[::thinning]
-    model.load_mcmc_samples(samples)
+    model.load_mcmc_samples({k: v[::thinning] for k, v in samples.items()})
     model.eval()
+
+
+def use_jax_compilation_cache(folder: str) -> str:
+    """Turn on JAX's persistent compilation cache in ``folder`` (process-wide).
+
+    The rule: a cache folder already configured (by the user, or by an earlier
+    call) is kept and returned; otherwise ``folder`` (``~`` expanded) is
+    created and set, with no minimum compile time or entry size, so that every
+    NUTS program is kept. JAX initialises its cache once per process, so this
+    cannot be undone; it is therefore only done when asked for.
+    """
+    import os
+
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return jax.config.jax_compilation_cache_dir
+    folder = os.path.expanduser(folder)
+    os.makedirs(folder, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder
 
 
 @fit_botorch_model.register(NasSaasGP)
@@ -334,7 +328,10 @@ def _fit_nas_saas(
     mll_options: dict[str, Any] | None = None,
 ) -> None:
     del mll_class  # NUTS samples the SAAS posterior; there is no MLL to optimise
-    fit_nas_saas(model, **(mll_options or {}))
+    options = {
+        k: v for k, v in (mll_options or {}).items() if k not in _RETIRED_OPTIONS
+    }
+    fit_nas_saas(model, **options)
 
 
 def register_for_storage() -> None:

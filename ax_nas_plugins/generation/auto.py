@@ -89,7 +89,6 @@ def auto(
     max_parallelism: int | None = None,
     seed: int | None = None,
     device: str | None = None,
-    torch_threads: int | None = None,
 ) -> GenerationStrategy:
     """Choose a preset from the space's dimension and types and the trial budget.
 
@@ -112,7 +111,6 @@ def auto(
         max_parallelism: Most trials generated while earlier ones run.
         seed: Seed of Sobol (and of NUTS if SAAS is chosen).
         device: Torch device of a model.
-        torch_threads: ``torch.set_num_threads`` for this process.
     """
     name = "auto"
     space = common.search_space_of(experiment, search_space)
@@ -131,10 +129,9 @@ def auto(
 
         common.check_seed(name, seed)
         common.resolve_device(name, device)
-        common.apply_torch_threads(name, torch_threads)
         strategy = sobol(seed=seed, max_parallelism=max_parallelism)
     elif chosen == "saasbo_fast":
-        from ax_nas_plugins.generation.saasbo_fast import saasbo_fast
+        from ax_nas_plugins.generation.saasbo import saasbo_fast
 
         strategy = saasbo_fast(
             optimization_config=opt,
@@ -142,7 +139,6 @@ def auto(
             max_parallelism=max_parallelism,
             seed=seed,
             device=device,
-            torch_threads=torch_threads,
         )
     else:
         from ax_nas_plugins.generation.gp_moo import gp_moo
@@ -153,7 +149,5 @@ def auto(
             max_parallelism=max_parallelism,
             seed=seed,
             device=device,
-            torch_threads=torch_threads,
         )
-    strategy._name = f"auto:{chosen}"  # Ax 1.3 has no public setter
-    return strategy
+    return common.renamed(strategy, f"auto:{chosen}")

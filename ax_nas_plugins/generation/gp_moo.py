@@ -24,7 +24,6 @@ def gp_moo(
     acquisition: str | None = None,
     categorical_encoding: str = "kernel",
     device: str | None = None,
-    torch_threads: int | None = None,
 ) -> GenerationStrategy:
     """Sobol, then a GP per outcome (MAP-fitted) with qLogNEI / qLogNEHVI / qLogNParEGO.
 
@@ -56,7 +55,6 @@ def gp_moo(
             it must fit the objective count.
         categorical_encoding: ``"kernel"`` or ``"onehot"`` (see above).
         device: Torch device of the model (``"cpu"``, ``"cuda"``, ...).
-        torch_threads: ``torch.set_num_threads`` for this process.
     """
     from ax.generators.torch.botorch_modular.utils import ModelConfig
 
@@ -70,7 +68,6 @@ def gp_moo(
             f"{', '.join(CATEGORICAL_ENCODINGS)}, got {categorical_encoding!r}."
         )
     dev = common.resolve_device(name, device)
-    common.apply_torch_threads(name, torch_threads)
     opt = common.optimization_config_of(experiment, optimization_config)
     acqf = common.acquisition_class(name, opt, acquisition)
     if categorical_encoding == "kernel":

@@ -1,7 +1,35 @@
-"""The ``saasbo`` preset: SAAS fully Bayesian GP, for many dimensions and few trials."""
+"""The ``saasbo`` and ``saasbo_fast`` presets: one SAAS strategy, two sets of defaults.
+
+The rule: ``num_initial_trials`` Sobol arms, then one GP per outcome under the
+SAAS prior (sparse axis-aligned subspaces: a half-Cauchy prior on every
+inverse squared lengthscale under a global shrinkage, so that only a few
+inputs can matter), with the acquisition chosen by objective count (qLogNEI /
+qLogNEHVI / qLogNParEGO) as in every preset of the pack. Unordered choices are
+one-hot blocks inside the model (one relevance per value) while the optimiser
+searches the discrete space and never re-proposes evaluated or pending
+architectures. The SAAS model is fitted in one of two ways:
+
+- ``fit="nuts"``: fully Bayesian, hyperparameters sampled by NUTS
+  (``warmup_steps`` burn-in, ``num_samples`` draws, every ``thinning``-th kept)
+  and the acquisition averaged over the kept GPs (:mod:`._saas`);
+- ``fit="map"``: BoTorch's MAP-SAAS ensemble, four sparse GPs fitted by L-BFGS
+  (:mod:`._map_saas`); seconds per fit, no MCMC.
+
+``saasbo`` defaults to NUTS at BoTorch's settings (512 / 256 / 16, depth 6);
+``saasbo_fast`` defaults to the settings measured best on this machine's
+budget (see ``docs/generation.md``). Both names are entry points and the names
+stored strategies carry.
+
+Importing this module needs JAX and NumPyro (``pip install
+'ax-nas-plugins[saasbo]'``); without them it raises :class:`MissingExtraError`,
+so ``ax-nas plugins --check`` reports both presets broken with the hint, and
+building one never degrades to Sobol or to another model.
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ax_nas_plugins.generation import _common as common
@@ -11,8 +39,50 @@ if TYPE_CHECKING:
     from ax.core.optimization_config import OptimizationConfig
     from ax.generation_strategy.generation_strategy import GenerationStrategy
 
+EXTRA_HINT = "pip install 'ax-nas-plugins[saasbo]'"
+FITS = ("nuts", "map")
 
-def saasbo(
+
+class MissingExtraError(ImportError):
+    """An optional dependency group of the pack is not installed."""
+
+
+def _require_extra() -> None:
+    missing = common.missing_modules("jax", "numpyro")
+    if missing:
+        raise MissingExtraError(
+            f"the SAAS presets (saasbo, saasbo_fast) need {' and '.join(missing)}, "
+            f"which {'is' if len(missing) == 1 else 'are'} not installed: "
+            f"`{EXTRA_HINT}` (or choose the 'gp_moo' preset).",
+            name=missing[0],
+        )
+
+
+_require_extra()
+
+#: The two presets' defaults; every other option has the same default in both.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "saasbo": {
+        "fit": "nuts",
+        "warmup_steps": 512,
+        "num_samples": 256,
+        "thinning": 16,
+        "max_tree_depth": 6,
+        "warm_start": False,
+    },
+    "saasbo_fast": {
+        "fit": "nuts",
+        "warmup_steps": 128,
+        "num_samples": 64,
+        "thinning": 8,
+        "max_tree_depth": 5,
+        "warm_start": True,
+    },
+}
+
+
+def _saas(
+    preset: str,
     *,
     experiment: Experiment | None = None,
     optimization_config: OptimizationConfig | None = None,
@@ -20,37 +90,17 @@ def saasbo(
     max_parallelism: int | None = None,
     seed: int | None = None,
     acquisition: str | None = None,
-    warmup_steps: int = 512,
-    num_samples: int = 256,
-    thinning: int = 16,
-    max_tree_depth: int = 6,
-    warm_start: bool = False,
-    jit_compile: bool = False,
+    fit: str,
+    warmup_steps: int,
+    num_samples: int,
+    thinning: int,
+    max_tree_depth: int,
+    warm_start: bool,
     progress: bool | None = None,
+    jax_cache_dir: str | None = None,
     device: str | None = None,
-    torch_threads: int | None = None,
 ) -> GenerationStrategy:
-    """Sobol, then a SAAS fully Bayesian GP per outcome (NUTS), same acquisition rule.
-
-    The rule: ``num_initial_trials`` Sobol arms, then one
-    ``SaasFullyBayesianSingleTaskGP`` per outcome whose sparsity prior lets
-    only a few inputs matter; hyperparameters are sampled by NUTS
-    (``warmup_steps`` burn-in, ``num_samples`` draws, every ``thinning``-th
-    kept, so 16 GPs by default) and the acquisition (qLogNEI / qLogNEHVI /
-    qLogNParEGO by objective count) is averaged over them. Unordered choices
-    are one-hot blocks inside the model (one relevance per value) while the
-    optimiser searches the discrete space and never re-proposes evaluated or
-    pending architectures. The defaults are BoTorch's; they cost minutes per
-    suggestion on a laptop: see ``saasbo_fast``. Progress of each fit goes to
-    the pack's progress display.
-
-    If JAX/NumPyro (``pip install 'ax-nas-plugins[saasbo]'``) are missing, this
-    raises :class:`~ax_nas_plugins.generation._common.PresetError`; it never
-    degrades to Sobol or to another model.
-
-    Example::
-
-        gs = anp.generation_strategy("saasbo", experiment=exp, num_samples=128)
+    """Sobol, then a SAAS GP per outcome, fitted by NUTS or MAP (module rule).
 
     Args:
         experiment: Used to read the optimization config (acquisition choice).
@@ -59,90 +109,124 @@ def saasbo(
         max_parallelism: Most trials generated while earlier ones run (None: no cap).
         seed: Seed of the Sobol sequence and of the NUTS chains.
         acquisition: Force ``"qLogNEI"``, ``"qLogNEHVI"`` or ``"qLogNParEGO"``.
-        warmup_steps: NUTS burn-in steps per fit.
+        fit: ``"nuts"`` (fully Bayesian) or ``"map"`` (MAP-SAAS ensemble).
+        warmup_steps: NUTS burn-in steps per fit (``fit="nuts"``).
         num_samples: NUTS draws per fit after burn-in.
         thinning: Keep every ``thinning``-th draw.
         max_tree_depth: Largest NUTS tree depth.
-        warm_start: Start each fit at the previous fit's posterior median.
-        jit_compile: JIT-compile the NUTS potential.
+        warm_start: Start each NUTS fit at the previous fit's posterior median.
         progress: Force the progress display on/off (default: when stderr is a TTY).
+        jax_cache_dir: Turn on JAX's persistent compilation cache in this folder
+            (process-wide, for the rest of the process; see
+            :func:`ax_nas_plugins.generation._saas.fit_nas_saas`). ``None``:
+            JAX's configuration is left alone and each fit compiles NUTS.
         device: Torch device of the model and acquisition.
-        torch_threads: ``torch.set_num_threads`` for this process.
     """
-    return saas_strategy(
-        "saasbo",
-        experiment=experiment,
-        optimization_config=optimization_config,
-        num_initial_trials=num_initial_trials,
-        max_parallelism=max_parallelism,
-        seed=seed,
-        acquisition=acquisition,
-        nuts={
-            "warmup_steps": warmup_steps,
-            "num_samples": num_samples,
-            "thinning": thinning,
-            "max_tree_depth": max_tree_depth,
-            "warm_start": warm_start,
-            "jit_compile": jit_compile,
-            "progress": progress,
-        },
-        device=device,
-        torch_threads=torch_threads,
+    if fit not in FITS:
+        raise common.PresetError(
+            f"{preset}: fit must be one of {', '.join(map(repr, FITS))}, got {fit!r}."
+        )
+    common.check_positive_int(preset, "num_initial_trials", num_initial_trials)
+    common.check_positive_int(
+        preset, "max_parallelism", max_parallelism, allow_none=True
     )
-
-
-def saas_strategy(
-    name: str,
-    *,
-    experiment: Experiment | None,
-    optimization_config: OptimizationConfig | None,
-    num_initial_trials: int,
-    max_parallelism: int | None,
-    seed: int | None,
-    acquisition: str | None,
-    nuts: dict[str, Any],
-    device: str | None,
-    torch_threads: int | None,
-) -> GenerationStrategy:
-    """The SAAS strategy behind ``saasbo`` and ``saasbo_fast`` (checks the options)."""
-    common.check_positive_int(name, "num_initial_trials", num_initial_trials)
-    common.check_positive_int(name, "max_parallelism", max_parallelism, allow_none=True)
-    common.check_seed(name, seed)
-    for field in ("warmup_steps", "num_samples", "thinning", "max_tree_depth"):
-        common.check_positive_int(name, field, nuts[field])
-    if nuts["thinning"] > nuts["num_samples"]:
+    common.check_seed(preset, seed)
+    nuts = {
+        "warmup_steps": warmup_steps,
+        "num_samples": num_samples,
+        "thinning": thinning,
+        "max_tree_depth": max_tree_depth,
+    }
+    for field, value in nuts.items():
+        common.check_positive_int(preset, field, value)
+    if thinning > num_samples:
         raise common.PresetError(
-            f"{name}: thinning ({nuts['thinning']}) is larger than num_samples "
-            f"({nuts['num_samples']}); no posterior sample would be kept."
+            f"{preset}: thinning ({thinning}) is larger than num_samples "
+            f"({num_samples}); no posterior sample would be kept."
         )
-    missing = common.missing_modules("jax", "numpyro")
-    if missing:
+    if jax_cache_dir is not None and not isinstance(jax_cache_dir, str):
         raise common.PresetError(
-            f"{name}: the SAAS model needs {' and '.join(missing)}, which are not "
-            "installed. Install them with `pip install 'ax-nas-plugins[saasbo]'` "
-            "(BoTorch's fully_bayesian extra), or choose the 'gp_moo' preset."
+            f"{preset}: jax_cache_dir must be a folder path or None, "
+            f"got {jax_cache_dir!r}."
         )
-    dev = common.resolve_device(name, device)
-    common.apply_torch_threads(name, torch_threads)
+    dev = common.resolve_device(preset, device)
     opt = common.optimization_config_of(experiment, optimization_config)
-    acqf = common.acquisition_class(name, opt, acquisition)
-
-    from ax.generators.torch.botorch_modular.utils import ModelConfig
-
-    from ax_nas_plugins.generation._onehot import CategoricalOneHot
-    from ax_nas_plugins.generation._saas import NasSaasGP
-
-    mll_options = dict(nuts)
-    mll_options["seed"] = seed if seed is not None else 0
-    mll_options["warm_start_key"] = f"{name}:{seed}"
-    model_config = ModelConfig(
-        botorch_model_class=NasSaasGP,
-        input_transform_classes=[CategoricalOneHot],
-        mll_options=mll_options,
-        name=f"SAAS ({name})",
+    acqf = common.acquisition_class(preset, opt, acquisition)
+    model_config = _model_config(
+        preset,
+        fit,
+        {
+            **nuts,
+            "warm_start": warm_start,
+            "progress": progress,
+            "jax_cache_dir": jax_cache_dir,
+            "seed": seed if seed is not None else 0,
+            "warm_start_key": f"{preset}:{seed}",
+        },
     )
     nodes = [
         common.sobol_step(num_initial_trials, seed, max_parallelism),
-        common.bo_step(name, model_config, acqf, max_parallelism, dev),
+        common.bo_step(preset, model_config, acqf, max_parallelism, dev),
     ]
-    return common.make_strategy(name, nodes)
+    return common.make_strategy(preset, nodes)
+
+
+def _model_config(preset: str, fit: str, nuts_options: dict[str, Any]) -> Any:
+    from ax.generators.torch.botorch_modular.utils import ModelConfig
+
+    from ax_nas_plugins.generation._onehot import CategoricalOneHot
+
+    if fit == "map":
+        from ax_nas_plugins.generation._map_saas import NasMapSaasGP
+
+        return ModelConfig(
+            botorch_model_class=NasMapSaasGP,
+            input_transform_classes=[CategoricalOneHot],
+            name=f"MAP-SAAS ({preset})",
+        )
+    from ax_nas_plugins.generation._saas import NasSaasGP
+
+    options = {k: v for k, v in nuts_options.items() if v is not None}
+    options.setdefault("progress", None)
+    return ModelConfig(
+        botorch_model_class=NasSaasGP,
+        input_transform_classes=[CategoricalOneHot],
+        mll_options=options,
+        name=f"SAAS ({preset})",
+    )
+
+
+def _preset(name: str, summary: str) -> Callable[..., GenerationStrategy]:
+    """A public factory: :func:`_saas` with ``name``'s defaults, its own signature."""
+    defaults = DEFAULTS[name]
+
+    def factory(**options: Any) -> GenerationStrategy:
+        return _saas(name, **{**defaults, **options})
+
+    params = [
+        p.replace(default=defaults.get(p.name, p.default))
+        for p in inspect.signature(_saas).parameters.values()
+        if p.name != "preset"
+    ]
+    factory.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        params, return_annotation="GenerationStrategy"
+    )
+    factory.__name__ = factory.__qualname__ = name
+    factory.__module__ = __name__
+    shown = ", ".join(f"{k}={v!r}" for k, v in defaults.items())
+    factory.__doc__ = (
+        f"{summary}\n\n    The rule is in :mod:`{__name__}`; defaults: {shown}.\n\n"
+        f"    Example::\n\n        gs = anp.generation_strategy({name!r}, "
+        "experiment=exp, seed=0)\n\n" + (_saas.__doc__ or "").split("\n\n", 1)[1]
+    )
+    return factory
+
+
+saasbo = _preset(
+    "saasbo",
+    "Sobol, then a SAAS fully Bayesian GP per outcome at BoTorch's NUTS settings.",
+)
+saasbo_fast = _preset(
+    "saasbo_fast",
+    "Sobol, then a SAAS GP per outcome with the cheap fit measured on this pack.",
+)

@@ -1,0 +1,178 @@
+"""The SAAS presets: one module, two defaults, the masked likelihood, no side effects.
+
+Real BoTorch/NumPyro objects throughout; the missing-extra tests hide jax or
+numpyro in a fresh interpreter (``sys.modules[name] = None``), which is how
+Python reports a package that is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import ax_nas_plugins as anp
+
+pytest.importorskip("numpyro", reason="the saasbo extra is not installed")
+
+HIDE = "import sys; sys.modules[{name!r}] = None\n"
+
+
+@pytest.mark.parametrize("hidden", ["jax", "numpyro"])
+def test_missing_extra_is_reported_broken_with_the_install_hint(py, hidden):
+    code = HIDE.format(name=hidden) + (
+        "import json\n"
+        "from ax_nas_plugins import registry\n"
+        "res = registry.check('generation_strategy')\n"
+        "print(json.dumps({n: e for (k, n), e in res.items()}))\n"
+    )
+    out = py(code)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    for preset in ("saasbo", "saasbo_fast"):
+        assert result[preset] is not None, f"{preset} reported ok without {hidden}"
+        assert f"need {hidden}" in result[preset]
+        assert "pip install 'ax-nas-plugins[saasbo]'" in result[preset]
+    assert (
+        result["gp_moo"] is None and result["sobol"] is None and result["auto"] is None
+    )
+
+
+def test_auto_says_why_it_avoids_saas_when_the_extra_is_missing(py):
+    code = HIDE.format(name="jax") + (
+        "from ax.core.parameter import ParameterType, RangeParameter\n"
+        "from ax.core.search_space import SearchSpace\n"
+        "from ax_nas_plugins.generation.auto import choose\n"
+        "space = SearchSpace([RangeParameter(f'x{i}', ParameterType.FLOAT, 0, 1)"
+        " for i in range(25)])\n"
+        "print(choose(space, budget=40, num_initial_trials=8))\n"
+    )
+    out = py(code)
+    assert "'gp_moo'" in out.stdout and "jax" in out.stdout, out.stderr[-2000:]
+
+
+def test_both_presets_are_one_factory_with_their_own_defaults():
+    import inspect
+
+    from ax_nas_plugins.generation import saasbo as module
+
+    full = inspect.signature(anp.registry.load("generation_strategy", "saasbo"))
+    fast = inspect.signature(anp.registry.load("generation_strategy", "saasbo_fast"))
+    assert full.parameters["warmup_steps"].default == 512
+    assert fast.parameters["warmup_steps"].default == 128
+    assert list(full.parameters) == list(fast.parameters)
+    assert "jit_compile" not in full.parameters  # never honoured: removed
+    assert "torch_threads" not in full.parameters  # process-wide: removed
+    for name, defaults in module.DEFAULTS.items():
+        gs = anp.generation_strategy(name, seed=1)
+        (spec,) = list(gs.nodes_by_name.values())[-1].generator_specs
+        (config,) = spec.generator_kwargs["surrogate_spec"].model_configs
+        assert gs.name == name and spec.generator_key == f"anp:{name}"
+        if defaults["fit"] == "nuts":
+            for key in ("warmup_steps", "num_samples", "thinning", "max_tree_depth"):
+                assert config.mll_options[key] == defaults[key]
+    with pytest.raises(anp.PluginOptionError, match="jit_compile"):
+        anp.generation_strategy("saasbo", jit_compile=True)
+    with pytest.raises(ValueError, match="fit must be one of 'nuts', 'map'"):
+        anp.generation_strategy("saasbo_fast", fit="laplace")
+
+
+def test_building_presets_leaves_torch_threads_alone():
+    import torch
+
+    before = torch.get_num_threads()
+    for name in ("gp_moo", "saasbo", "saasbo_fast", "sobol"):
+        anp.generation_strategy(name)
+    assert torch.get_num_threads() == before
+
+
+def _log_densities(n: int, known_noise: bool) -> tuple[float, float]:
+    """Log density of BoTorch's SAAS model and of the padded one at one point."""
+    import jax
+    import jax.numpy as jnp
+    import torch
+    from botorch.models.fully_bayesian import SaasPyroModel
+    from numpyro.infer.util import log_density
+
+    from ax_nas_plugins.generation import _saas
+
+    g = torch.Generator().manual_seed(n)
+    X = torch.rand(n, 4, generator=g, dtype=torch.double)
+    Y = torch.randn(n, 1, generator=g, dtype=torch.double)
+    Yvar = torch.full_like(Y, 0.05) if known_noise else None
+    pm = SaasPyroModel()
+    pm.set_inputs(X, Y, Yvar)
+    key = jax.random.PRNGKey(n)
+    params = {
+        "outputscale": jnp.asarray(1.7),
+        "mean": jnp.asarray(0.3),
+        "kernel_tausq": jnp.asarray(0.2),
+        "_kernel_inv_length_sq": jax.random.uniform(key, (4,), minval=0.1, maxval=3),
+    }
+    if not known_noise:
+        params["noise"] = jnp.asarray(0.07)
+    reference, _ = log_density(pm.sample, (), {}, params)
+    data = _saas._pad(pm)
+    model = (
+        _saas._saas_model_known_noise
+        if known_noise
+        else _saas._saas_model_inferred_noise
+    )
+    padded, _ = log_density(model, data.args, {}, params)
+    rows = data.args[0].shape[0]
+    # each padded row is a standard normal observed at 0
+    return float(reference), float(padded) + (rows - n) * 0.5 * math.log(2 * math.pi)
+
+
+@pytest.mark.parametrize("n,known_noise", [(5, False), (16, False), (21, True)])
+def test_padded_likelihood_equals_botorchs_on_the_real_rows(n, known_noise):
+    reference, padded = _log_densities(n, known_noise)
+    assert padded == pytest.approx(reference, rel=1e-5)  # JAX runs in float32
+
+
+def test_map_fit_runs_the_map_saas_ensemble_on_a_nas_space():
+    from test_generation_presets import key, make_experiment, nas_space, step
+
+    exp = make_experiment(nas_space(), objectives=("acc", "size"))
+    gs = anp.generation_strategy(
+        "saasbo_fast", experiment=exp, fit="map", num_initial_trials=4, seed=0
+    )
+    seen = set()
+    for i in range(5):
+        trial, gr = step(exp, gs)
+        assert gr._generator_key == ("Sobol" if i < 4 else "anp:saasbo_fast")
+        assert key(trial.arm.parameters) not in seen
+        seen.add(key(trial.arm.parameters))
+    models = gs.adapter.generator.surrogate.model.models
+    assert all(type(m).__name__ == "NasMapSaasGP" for m in models)
+    assert all(type(m.input_transform).__name__ == "CategoricalOneHot" for m in models)
+
+
+@pytest.mark.slow
+def test_nuts_fit_changes_no_jax_setting_unless_asked_and_drops_retired_options(
+    py, tmp_path
+):
+    code = (
+        "import json, torch, warnings; warnings.filterwarnings('ignore')\n"
+        "import jax\n"
+        "from ax.generators.torch.botorch_modular.utils import fit_botorch_model\n"
+        "from ax_nas_plugins.generation._saas import NasSaasGP\n"
+        "X = torch.rand(6, 3, dtype=torch.double); Y = X.sum(-1, keepdim=True)\n"
+        "m = NasSaasGP(X, (Y - Y.mean()) / Y.std())\n"
+        "opts = dict(warmup_steps=8, num_samples=8, thinning=2, progress=False,\n"
+        "            jit_compile=False, disable_progbar=True)  # as stored by 0.1\n"
+        "fit_botorch_model(m, mll_class=None, mll_options=opts)\n"
+        "before = jax.config.jax_compilation_cache_dir\n"
+        "fit_botorch_model(m, mll_class=None, mll_options={**opts, "
+        f"'jax_cache_dir': {str(tmp_path / 'cache')!r}}})\n"
+        "print(json.dumps([m.num_mcmc_samples, before,"
+        " jax.config.jax_compilation_cache_dir]))\n"
+    )
+    out = py(code, env={"AX_NAS_PROGRESS": "0"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    samples, before, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert samples == 4
+    assert before is None  # a fit without jax_cache_dir leaves JAX's config alone
+    assert after == str(tmp_path / "cache")
+    assert "machine type" not in out.stderr  # cache loads are quiet during a fit
