@@ -124,6 +124,7 @@ def test_stored_and_loaded_with_registry_bundle(curves):
         min_progression=3,
         known_objectives=["num_params"],
         max_fraction_stopped=None,
+        budget_parameter="epochs",
     )
     combo = OrEarlyStoppingStrategy(left=ours, right=PercentileEarlyStoppingStrategy())
     payload = storage.to_json(combo, anp.registry_bundle())
@@ -132,6 +133,7 @@ def test_stored_and_loaded_with_registry_bundle(curves):
     assert back.left == ours
     assert back.left.known_objectives == ["num_params"]
     assert back.left.max_fraction_stopped is None
+    assert back.left.budget_parameter == "epochs"
     # The factory keeps working after the strategy's package was imported.
     import types
 
