@@ -223,7 +223,7 @@ def test_k8s_job_is_a_torchx_scheduler():
     assert isinstance(factory("s"), k8s_job.K8sJobScheduler)
 
 
-# -- reasons from replayed status objects -------------------------------------------------
+# -- reasons from replayed status objects ------------------------------------
 
 _OOM = {
     "phase": "Failed",
@@ -357,7 +357,7 @@ def test_missing_secret_is_a_failed_trial_with_reason(kubelet, tmp_path):
     )
 
 
-# -- (b) end to end through the stand-in ------------------------------------------------------
+# -- (b) end to end through the stand-in -------------------------------------
 
 
 def test_k8s_job_completes_with_tensorboard_in_the_log_volume(kubelet, tmp_path):
