@@ -144,7 +144,10 @@ def _as_user(user: str) -> list[str]:
 
 
 def start(cpus: int = 2, timeout: float = 120.0) -> SlurmCluster:
-    """Start the cluster (see module doc); on any failure, stop what started."""
+    """Start the cluster (see module doc); on any failure, stop what started.
+
+    ``cpus`` may exceed the machine's (``SlurmdParameters=config_overrides``):
+    jobs that only sleep then run side by side, as in the benchmarks."""
     if os.geteuid() != 0:
         raise RuntimeError("a Slurm test cluster needs root (daemons run as root)")
     missing = missing_binaries()
@@ -311,6 +314,11 @@ def _start(c: SlurmCluster, tag: str, timeout: float) -> None:
                     "SelectTypeParameters=CR_Core",
                     "ReturnToService=2",
                     "MpiDefault=none",
+                    *(
+                        ["SlurmdParameters=config_overrides"]
+                        if c.cpus > (os.cpu_count() or 1)
+                        else []
+                    ),
                     "CommunicationParameters=NoCtldInAddrAny,NoInAddrAny",
                     "KillWait=5",
                     "MinJobAge=300",
