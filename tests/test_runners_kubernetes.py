@@ -342,6 +342,7 @@ def test_pod_reasons_become_readable(standin, tmp_path, status, state, text):
         assert text in runner.poll_exception(trial)
 
 
+@pytest.mark.slow
 def test_missing_secret_is_a_failed_trial_with_reason(kubelet, tmp_path):
     runner = anp.runner(
         "k8s_job",
@@ -360,6 +361,7 @@ def test_missing_secret_is_a_failed_trial_with_reason(kubelet, tmp_path):
 # -- (b) end to end through the stand-in -------------------------------------
 
 
+@pytest.mark.slow
 def test_k8s_job_completes_with_tensorboard_in_the_log_volume(kubelet, tmp_path):
     from ax_nas_plugins.metrics import _logdir
 
@@ -402,6 +404,7 @@ def test_k8s_job_completes_with_tensorboard_in_the_log_volume(kubelet, tmp_path)
     )
 
 
+@pytest.mark.slow
 def test_k8s_job_failure_has_reason_and_pod_log(kubelet, tmp_path):
     runner = anp.runner(
         "k8s_job",
@@ -419,6 +422,7 @@ def test_k8s_job_failure_has_reason_and_pod_log(kubelet, tmp_path):
     assert "RuntimeError: tbjob failed on request (7)" in reason
 
 
+@pytest.mark.slow
 def test_secret_comes_from_a_kubernetes_secret_by_name(kubelet, tmp_path):
     from kubernetes import client
 
@@ -454,6 +458,7 @@ def test_secret_comes_from_a_kubernetes_secret_by_name(kubelet, tmp_path):
     assert "s3cr3t-k8s" not in json.dumps(trial.run_metadata)
 
 
+@pytest.mark.slow
 def test_stop_deletes_job_and_pod_in_the_foreground(kubelet, tmp_path):
     runner = anp.runner(
         "k8s_job",
@@ -483,6 +488,7 @@ def test_stop_deletes_job_and_pod_in_the_foreground(kubelet, tmp_path):
     assert not _proc.is_alive(pid)
 
 
+@pytest.mark.slow
 def test_volcano_job_through_the_standin(kubelet, tmp_path):
     runner = anp.runner(
         "torchx_kubernetes",
@@ -515,6 +521,7 @@ def test_volcano_job_through_the_standin(kubelet, tmp_path):
     assert ("vcjobs", NS, name2, "Foreground") in kubelet.deletes
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_against_the_standin(kubelet, tmp_path):
     total = 4
     spec = {
