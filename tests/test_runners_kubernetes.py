@@ -531,7 +531,10 @@ def test_sigkill_then_resume_against_the_standin(kubelet, tmp_path):
         "cfg": {"namespace": NS},
         "log_root": str(tmp_path / "runs"),
     }
-    root = tmp_path / "runs" / "k8s_resume"
+    made = dict(spec)
+    root = Path(
+        anp.runner(made.pop("runner"), **made).trial_log_dir("k8s_resume", 0)
+    ).parent
 
     def orchestrate(mode):
         args = [sys.executable, str(REPO / "tests/scripts/cluster_orchestrate.py")]

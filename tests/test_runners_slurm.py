@@ -265,7 +265,10 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(slurm_cluster, workdir):
         "cfg": {"partition": "debug", "time": "10"},
         "log_root": str(workdir / "runs"),
     }
-    root = workdir / "runs" / "slurm_resume"
+    made = dict(spec)
+    root = Path(
+        anp.runner(made.pop("runner"), **made).trial_log_dir("slurm_resume", 0)
+    ).parent
     first = _orchestrate("start", workdir, total, spec)
 
     def mid_run():

@@ -202,6 +202,8 @@ class Scenarios:
         }
 
     def resume(self):
+        import ax_nas_plugins as anp
+
         total = 4
         spec = {
             "runner": "torchx_ray",
@@ -210,7 +212,10 @@ class Scenarios:
             "cfg": {"dashboard_address": self.head.dashboard_address},
             "log_root": str(self.workdir / "runs"),
         }
-        root = self.workdir / "runs" / "ray_resume"
+        made = dict(spec)
+        root = Path(
+            anp.runner(made.pop("runner"), **made).trial_log_dir("ray_resume", 0)
+        ).parent
         from ray.job_submission import JobSubmissionClient
 
         client = JobSubmissionClient(self.head.address)

@@ -133,7 +133,13 @@ def query_jobs(job_ids: list[str]) -> dict[str, SlurmJob | None]:
         return {}
     wanted = set(ids)
     live: dict[str, SlurmJob] = {}
-    out = _run(["squeue", "-h", "--states=all", "-o", "%i|%j|%T|%r"])
+    args = ["squeue", "-h", "--states=all", "-j", ",".join(ids), "-o", "%i|%j|%T|%r"]
+    done_q = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done_q.returncode != 0 and "Invalid job id" not in done_q.stderr:
+        raise RuntimeError(
+            f"`squeue` failed ({done_q.returncode}): {done_q.stderr.strip()[-500:]}"
+        )
+    out = done_q.stdout if done_q.returncode == 0 else ""
     for line in out.splitlines():
         fields = line.strip().split("|")
         if len(fields) == 4 and fields[0].split("+")[0] in wanted:
