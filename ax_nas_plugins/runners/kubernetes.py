@@ -82,6 +82,9 @@ _LIST = ("tolerations", "image_pull_secrets")
 class _KubernetesRunner(TorchXJobRunner):
     """What both Kubernetes presets share (options, labels, status, stop)."""
 
+    #: Scheduler options the runner sets per trial (refused in ``cfg``).
+    managed_cfg = frozenset({"log_dir", "log_root", "labels"})
+
     def _check_options(self) -> None:
         from ax_nas_plugins.runners.schedulers import k8s_job
 
@@ -209,6 +212,11 @@ class K8sJobRunner(_KubernetesRunner):
                 f"got {ttl!r}."
             )
 
+    def _planned_app_id(self, dryrun_info: Any) -> str | None:
+        """``<namespace>:<job name>``: named before submitting."""
+        meta = dryrun_info.request["metadata"]
+        return f"{meta['namespace']}:{meta['name']}"
+
     def _make_scheduler(self) -> Any:
         from ax_nas_plugins.runners.schedulers.k8s_job import K8sJobScheduler
 
@@ -228,6 +236,12 @@ class TorchXKubernetesRunner(_KubernetesRunner):
 
     def _scheduler_cfg(self, log_dir: str) -> dict[str, Any]:
         return {"queue": "default", **super()._scheduler_cfg(log_dir)}
+
+    def _planned_app_id(self, dryrun_info: Any) -> str | None:
+        """``<namespace>:<vcjob name>``: named before submitting."""
+        cfg = getattr(dryrun_info, "_cfg", None) or {}
+        name = dryrun_info.request.resource["metadata"]["name"]
+        return f"{cfg.get('namespace') or 'default'}:{name}"
 
     def _make_scheduler(self) -> Any:
         from ax_nas_plugins.runners.schedulers.k8s_volcano import VolcanoScheduler

@@ -56,6 +56,8 @@ class TorchXRayRunner(TorchXJobRunner):
 
     scheduler = "ray"
     plugin_name = "torchx_ray"
+    #: Scheduler options the runner sets per trial (refused in ``cfg``).
+    managed_cfg = frozenset({"log_dir", "exclude_dir"})
     cfg_keys = frozenset(
         {
             "dashboard_address",
@@ -179,19 +181,32 @@ class TorchXRayRunner(TorchXJobRunner):
             )
         return facts
 
-    def poll_available_capacity(self) -> int:
-        """Trials that fit now: the cluster's CPUs divided by the CPUs one trial
-        asks for, less the jobs Ray has pending or running (each counted as one
-        trial); capped by ``max_concurrent``. The base rule alone while Ray
-        does not report its CPUs."""
-        base = super().poll_available_capacity()
+    def _planned_app_id(self, dryrun_info: Any) -> str | None:
+        """``<dashboard host:port>-<submission id>``: known before submitting."""
+        req = dryrun_info.request
+        if not req.dashboard_address or not req.app_id:
+            return None
+        return f"{req.dashboard_address}-{req.app_id}"
+
+    def _backend_capacity(self) -> int | None:
+        """The cluster's CPUs divided by the CPUs one trial asks for, less the
+        jobs Ray has pending or running (each counted as one trial); None while
+        Ray does not report its CPUs or cannot be asked."""
         addr = self._scheduler_cfg("")["dashboard_address"]
         try:
             total, live = self._get_scheduler().capacity_facts(addr)
         except Exception:
-            return base
+            return None
         if total is None:
-            return base
+            return None
         per_trial = float(self._live.get("cpus_per_trial", 1.0))
-        slots = max(0, int(total // per_trial) - live)
+        return max(0, int(total // per_trial) - live)
+
+    def poll_available_capacity(self) -> int:
+        """:meth:`_backend_capacity` capped by the base rule (``max_concurrent``);
+        the base rule alone when Ray does not say."""
+        base = super().poll_available_capacity()
+        slots = self._backend_capacity()
+        if slots is None:
+            return base
         return slots if base < 0 else min(base, slots)

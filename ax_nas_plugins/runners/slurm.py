@@ -162,16 +162,23 @@ class TorchXSlurmRunner(TorchXJobRunner):
             )
         return facts
 
-    def poll_available_capacity(self) -> int:
-        """Idle CPUs of the partition less pending jobs' CPUs, in trials; capped
-        by ``max_concurrent``; -1 (unknown) when Slurm cannot be asked."""
+    def _backend_capacity(self) -> int | None:
+        """Idle CPUs of the partition less pending jobs' CPUs, in trials; None
+        when Slurm cannot be asked."""
         from ax_nas_plugins.runners.schedulers.slurm_shared import idle_cpus
 
-        base = super().poll_available_capacity()
         try:
             idle, pending = idle_cpus(self.cfg.get("partition"))
         except Exception:
-            return base
+            return None
         per_trial = int(self._live.get("cpus_per_trial", 1))
-        slots = max(0, (idle - pending) // per_trial)
+        return max(0, (idle - pending) // per_trial)
+
+    def poll_available_capacity(self) -> int:
+        """The backend's free slots (:meth:`_backend_capacity`), capped by the
+        base rule (``max_concurrent``); the base rule when Slurm cannot be asked."""
+        base = super().poll_available_capacity()
+        slots = self._backend_capacity()
+        if slots is None:
+            return base
         return slots if base < 0 else min(base, slots)

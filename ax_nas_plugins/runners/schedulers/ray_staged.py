@@ -111,6 +111,11 @@ class StagedRayScheduler(RayScheduler):
     def _run_opts(self) -> Any:
         opts = super()._run_opts()
         opts.add("working_dir", type_=str, help="folder uploaded as the job's cwd")
+        opts.add(
+            "runtime_env",
+            type_=dict,
+            help="Ray runtime env merged into the job's (env_vars, pip, ...)",
+        )
         opts.add("log_dir", type_=str, help="the trial's log folder (set by runner)")
         opts.add("exclude_dir", type_=str, help="folder never uploaded (log root)")
         return opts
