@@ -34,8 +34,18 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-PACKAGES = ("slurm-wlm", "munge", "slurmdbd", "mariadb-server")
-BINARIES = ("slurmctld", "slurmd", "slurmdbd", "munged", "mariadbd", "sbatch")
+#: iproute2 (``ip``, ``ss``) is for the Ray head's loopback-only namespace.
+PACKAGES = ("slurm-wlm", "munge", "slurmdbd", "mariadb-server", "iproute2")
+BINARIES = (
+    "slurmctld",
+    "slurmd",
+    "slurmdbd",
+    "munged",
+    "mariadbd",
+    "sbatch",
+    "ip",
+    "ss",
+)
 
 
 def missing_binaries() -> list[str]:
