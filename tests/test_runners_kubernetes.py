@@ -212,8 +212,10 @@ def test_options_are_checked_at_construction(tmp_path, monkeypatch):
         anp.runner("k8s_job", component=JOB, cfg={"queue": "q"})
     with pytest.raises(RunnerError, match="map strings to strings"):
         anp.runner("torchx_kubernetes", component=JOB, cfg={"node_selector": ["a"]})
-    with pytest.raises(RunnerError, match="integer >= 0"):
+    with pytest.raises(RunnerError, match=r"cfg\['ttl_seconds_after_finished'\]"):
         anp.runner("k8s_job", component=JOB, cfg={"ttl_seconds_after_finished": "1"})
+    with pytest.raises(RunnerError, match="integer >= 0"):
+        anp.runner("k8s_job", component=JOB, cfg={"ttl_seconds_after_finished": -1})
 
 
 def test_k8s_job_is_a_torchx_scheduler():

@@ -67,7 +67,7 @@ def test_options_are_checked_at_construction():
         make(cfg={"dashbord_address": "x:1"})
     with pytest.raises(RunnerError, match="must be host:port"):
         make(cfg={"dashboard_address": "http://h:8265/api"})
-    with pytest.raises(RunnerError, match="must be a dict"):
+    with pytest.raises(RunnerError, match=r"cfg\[.runtime_env.\].* must be"):
         make(cfg={"runtime_env": "pip"})
     with pytest.raises(RunnerError, match="not inside"):
         make(cfg={"runtime_env": {"working_dir": "/x"}})
