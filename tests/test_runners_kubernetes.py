@@ -556,24 +556,26 @@ def test_sigkill_then_resume_against_the_standin(kubelet, tmp_path):
         dirs = sorted(root.glob("trial_*")) if root.exists() else []
         done = [d for d in dirs if (d / "result.json").exists()]
         running = [
-            d for d in dirs if (d / "pid").exists() and not (d / "result.json").exists()
+            d
+            for d in dirs
+            if (d / "pid").exists()
+            and (d / "pid").read_text().strip()
+            and not (d / "result.json").exists()
         ]
-        return done and running
+
+        return (
+            done and running and {d.name: int((d / "pid").read_text()) for d in running}
+        )
 
     first = orchestrate("start")
     try:
-        wait_for(mid_run, 240, "one finished and one running trial")
+        running = wait_for(mid_run, 240, "one finished and one running trial")
     except AssertionError:
         first.kill()
         out, err = first.communicate()
         raise AssertionError(f"orchestrator:\n{out}\n{err[-4000:]}") from None
     first.send_signal(signal.SIGKILL)
     first.communicate()
-    running = {
-        d.name: int((d / "pid").read_text())
-        for d in root.glob("trial_*")
-        if (d / "pid").exists() and not (d / "result.json").exists()
-    }
     second = orchestrate("resume")
     out, err = second.communicate(timeout=600)
     assert second.returncode == 0, err[-4000:]

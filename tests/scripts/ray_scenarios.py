@@ -241,24 +241,26 @@ class Scenarios:
             running = [
                 d
                 for d in dirs
-                if (d / "pid").exists() and not (d / "result.json").exists()
+                if (d / "pid").exists()
+                and (d / "pid").read_text().strip()
+                and not (d / "result.json").exists()
             ]
-            return done and running
+
+            return (
+                done
+                and running
+                and {d.name: int((d / "pid").read_text()) for d in running}
+            )
 
         first = orchestrate("start")
         try:
-            wait_for(mid_run, 300, "one finished and one running trial")
+            running = wait_for(mid_run, 300, "one finished and one running trial")
         except AssertionError:
             first.kill()
             out, err = first.communicate()
             raise AssertionError(f"orchestrator:\n{out}\n{err[-4000:]}") from None
         first.send_signal(signal.SIGKILL)
         first.communicate()
-        running = {
-            d.name: int((d / "pid").read_text())
-            for d in root.glob("trial_*")
-            if (d / "pid").exists() and not (d / "result.json").exists()
-        }
         second = orchestrate("resume")
         out, err = second.communicate(timeout=600)
         if second.returncode != 0:
