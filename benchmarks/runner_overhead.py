@@ -20,7 +20,9 @@ Targets (issue 3): per-trial overhead and the 100-trial poll no more than 2x
 Ax's built-in, the poll under 10 ms; stop confirmed by pid within 1 s.
 
 Run: ``nice -n 10 python benchmarks/runner_overhead.py`` (writes
-``benchmarks/results/runner_overhead.{json,md}``).
+``benchmarks/results/runner_overhead.{json,md}``). With ``--cluster`` it
+measures 20 sleeping trials on Slurm and Ray beside local and Docker instead
+(``benchmarks/_cluster_overhead.py``; results ``runner_overhead_cluster.*``).
 """
 
 from __future__ import annotations
@@ -320,4 +322,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--cluster" in sys.argv[1:]:
+        # Slurm and Ray beside local and Docker: benchmarks/_cluster_overhead.py
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _cluster_overhead import main as cluster_main
+
+        cluster_main()
+    else:
+        main()

@@ -18,6 +18,9 @@ PY=${PYTHON:-python3}
 if [[ -z "${FAST:-}" ]]; then
   trap 'scripts/services.sh stop || true' EXIT
   scripts/services.sh start
+  # Slurm test cluster packages and iproute2 for the Ray namespace (the
+  # fixtures start and stop the daemons)
+  "$PY" -c "from ax_nas_plugins.testing import slurm_cluster as s; s.install()"
 fi
 
 MARKS=()
