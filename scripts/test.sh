@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 # torch first, pinned: this version is on the machine's disk (a CPU build); a bare
 # range would pull a multi-GB CUDA build.
 "$PY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-"$PY" -m pip install --quiet --disable-pip-version-check -e ".[saasbo,test,postgres]"
+"$PY" -m pip install --quiet --disable-pip-version-check -e ".[saasbo,test,postgres,ray,kubernetes]"
 
 # Services for real-backend tests: scripts/services.sh installs what is missing
 # (Debian packages: docker.io, debootstrap, postgresql), starts dockerd, and is
