@@ -73,20 +73,24 @@ def test_resume_after_early_stops_keeps_its_capacity(workdir):
 def test_a_kill_right_after_a_stop_still_reads_early_stopped(workdir, point):
     """#9.3: the orchestrator dies between the stop and Ax saving the trial;
     the resumed one must not report the cancelled job as ABANDONED."""
-    run = Run(workdir, total=4, max_conc=2, epochs=12, pause=0.25, stop_odd=True)
+    run = Run(workdir, total=4, max_conc=2, epochs=40, pause=0.25, stop_odd=True)
     _killed_at(run, f"{point}@1")
     statuses = run.finish(run.start("resume"))
-    assert statuses[1][0] == "EARLY_STOPPED", statuses
+    if point == "after_cancel":
+        assert statuses[1][0] == "EARLY_STOPPED", statuses
+    else:  # killed before the cancel: the resumed run stops it again, or the
+        # job completed meanwhile; never ABANDONED or FAILED
+        assert statuses[1][0] in ("EARLY_STOPPED", "COMPLETED"), statuses
     assert {s for s, _ in statuses.values()} <= {"COMPLETED", "EARLY_STOPPED"}
     assert run.starts() == {0: 1, 1: 1, 2: 1, 3: 1}
 
 
 def test_a_second_orchestrator_is_refused_while_the_first_lives(workdir):
     """#9.7: a lease next to the runs; it ends with its holder's life."""
-    run = Run(workdir, total=3, max_conc=2, epochs=16, pause=0.25)
+    run = Run(workdir, total=3, max_conc=1, epochs=16, pause=0.25)
     first = run.start("start")
     wait_for(lambda: (run.trial_dir(0) / "pid").exists(), 240, "a running job")
-    second = run.start("resume")
+    second = run.start("resume", total=5)  # asked for more: it must poll and run
     _, err = second.communicate(timeout=300)
     assert second.returncode == 3, err[-3000:]
     assert f"pid {first.pid}" in err and "orchestrated by another live process" in err
