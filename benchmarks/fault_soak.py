@@ -37,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 RESULTS = Path(__file__).resolve().parent / "results"
-EPOCHS, PAUSE = 6, 0.4
+EPOCHS, PAUSE = int(os.environ.get("SOAK_EPOCHS", 25)), 0.5
 MIN_S, MAX_S = 3.0, 14.0
 
 
@@ -54,10 +54,9 @@ def main() -> None:
         work, total=trials, max_conc=parallel, epochs=EPOCHS, pause=PAUSE, stop_odd=True
     )
     t0 = time.monotonic()
-    done_kills, mode, final = 0, "start", None
+    done_kills, final = 0, None
     while done_kills < kills:
-        proc = run.start(mode)
-        mode = "resume"
+        proc = run.start("resume" if _stored(work / "nas.db") else "start")
         delay = rng.uniform(MIN_S, MAX_S)
         try:
             proc.wait(timeout=delay)
@@ -126,6 +125,19 @@ def main() -> None:
     ]
     (RESULTS / f"fault_soak{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _stored(db: Path) -> bool:
+    """Whether the experiment reached the database (a kill may come earlier)."""
+    import sqlite3
+
+    if not db.exists():
+        return False
+    with sqlite3.connect(db) as con:
+        try:
+            return bool(con.execute("SELECT 1 FROM experiment_v2").fetchone())
+        except sqlite3.OperationalError:
+            return False
 
 
 _TERMINAL = {"COMPLETED", "EARLY_STOPPED", "FAILED", "ABANDONED"}

@@ -57,6 +57,7 @@ atomically before each hook fires.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -568,9 +569,10 @@ class TorchXJobRunner(Runner):
         _faults.point("after_intent", trial.index)
         try:
             handle = tx.schedule(info)
-        except BaseException:
-            _records.mark_ended(self.log_root, log_dir)
-            os.unlink(os.path.join(log_dir, JOB_FILE))
+        except BaseException:  # nothing was submitted: no record, no slot
+            _records.index_remove(self.log_root, log_dir)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(log_dir, JOB_FILE))
             raise
         _faults.point("after_submit", trial.index)
         meta = self._metadata(handle.rsplit("/", 1)[-1], log_dir, time.time())

@@ -87,16 +87,19 @@ def test_a_kill_right_after_a_stop_still_reads_early_stopped(workdir, point):
 
 def test_a_second_orchestrator_is_refused_while_the_first_lives(workdir):
     """#9.7: a lease next to the runs; it ends with its holder's life."""
-    run = Run(workdir, total=3, max_conc=1, epochs=16, pause=0.25)
+    run = Run(workdir, total=2, max_conc=1, epochs=100, pause=0.25)  # 25 s each
     first = run.start("start")
     wait_for(lambda: (run.trial_dir(0) / "pid").exists(), 240, "a running job")
-    second = run.start("resume", total=5)  # asked for more: it must poll and run
+    second = run.start("resume", total=4)  # asked for more: it must poll and run
     _, err = second.communicate(timeout=300)
     assert second.returncode == 3, err[-3000:]
     assert f"pid {first.pid}" in err and "orchestrated by another live process" in err
-    assert first.poll() is None  # the first one was not disturbed
-    first.send_signal(signal.SIGKILL)
-    first.communicate()
+    # the first one was not disturbed: it still runs (then it is SIGKILLed
+    # here), or, on a slow machine, it has already finished its trials
+    if first.poll() is None:
+        first.send_signal(signal.SIGKILL)
+    _, err_first = first.communicate()
+    assert first.returncode in (0, -signal.SIGKILL), err_first[-3000:]
     statuses = run.finish(run.start("resume"))  # the holder died: lease taken over
     assert {s for s, _ in statuses.values()} == {"COMPLETED"}, statuses
-    assert run.starts() == {0: 1, 1: 1, 2: 1}
+    assert run.starts() == {0: 1, 1: 1}
