@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ax.core.base_trial import BaseTrial, TrialStatus
 from ax.core.runner import Runner
+from ax.exceptions.core import UnsupportedError
 
 from ax_nas_plugins import hooks
 from ax_nas_plugins.errors import AxNasError
@@ -101,8 +102,20 @@ class RunnerError(AxNasError, RuntimeError):
     """A trial that cannot be run or stopped as asked (the message says why)."""
 
 
-class LeaseHeldError(RunnerError):
-    """Another live process orchestrates this experiment (the message says which)."""
+class LeaseHeldError(RunnerError, UnsupportedError):
+    """Another live process orchestrates this experiment (the message says which).
+
+    It is an Ax ``UnsupportedError`` too, which Ax's Orchestrator never retries
+    or works around: a poll refused by the lease stops the second orchestrator
+    before it writes anything (any other poll error makes Ax poll trial by
+    trial and mark each failing trial ABANDONED)."""
+
+    def __init__(self, message: str) -> None:
+        RunnerError.__init__(self, message)
+        self.message, self.hint = message, ""
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def _params_digest(parameters: dict[str, Any]) -> str:
