@@ -4,7 +4,8 @@ One experiment of TRIALS trials (``torchx_local``, SQLite, PARALLEL at a
 time, an early-stopping strategy that stops every odd trial after 2 epochs;
 the orchestrator and job are ``tests/faults/_orchestrate.py`` and
 ``tests/faults/_job.py``). The orchestrator is started, SIGKILLed at a random
-moment (uniform in [MIN_S, MAX_S] seconds after it started), resumed with
+moment (uniform in [MIN_S, MAX_S] seconds after it printed that it starts
+orchestrating, i.e. once Ax is imported and the experiment loaded), resumed with
 ``Orchestrator.from_stored_experiment``, and so on KILLS times; then a last
 resume runs to the end. Reported:
 
@@ -37,8 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 RESULTS = Path(__file__).resolve().parent / "results"
-EPOCHS, PAUSE = int(os.environ.get("SOAK_EPOCHS", 25)), 0.5
-MIN_S, MAX_S = 3.0, 14.0
+EPOCHS, PAUSE = int(os.environ.get("SOAK_EPOCHS", 40)), 0.5
+MIN_S, MAX_S = 0.0, 8.0
 
 
 def main() -> None:
@@ -57,6 +58,7 @@ def main() -> None:
     done_kills, final = 0, None
     while done_kills < kills:
         proc = run.start("resume" if _stored(work / "nas.db") else "start")
+        proc.stdout.readline()  # "orchestrating": Ax is imported, the loop starts
         delay = rng.uniform(MIN_S, MAX_S)
         try:
             proc.wait(timeout=delay)
@@ -69,7 +71,8 @@ def main() -> None:
         final = run.finish(proc)  # ended on its own: the run is complete
         break
     if final is None:
-        final = run.finish(run.start("resume"), timeout=3600)
+        mode = "resume" if _stored(work / "nas.db") else "start"
+        final = run.finish(run.start(mode), timeout=3600)
     wall = time.monotonic() - t0
     starts = run.starts()
     statuses = {i: s for i, (s, _) in final.items()}
@@ -111,7 +114,8 @@ def main() -> None:
         "",
         f"Machine: {report['machine']}. Wall time {report['wall_s']} s. Each "
         f"trial: {EPOCHS} epochs of {PAUSE} s; odd trials early-stopped after 2 "
-        f"epochs; kills uniform in [{MIN_S}, {MAX_S}] s after each start "
+        f"epochs; kills uniform in [{MIN_S}, {MAX_S}] s after each orchestrator "
+        "began orchestrating "
         f"(seed {seed}).",
         "",
         "| measure | value |",
