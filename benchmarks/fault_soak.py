@@ -19,7 +19,10 @@ resume runs to the end. Reported:
 - **orphans**: processes still running from the run's folder at the end.
 
 Run: ``nice -n 10 python benchmarks/fault_soak.py [TRIALS KILLS PARALLEL]``
-(defaults 40 50 3; writes ``benchmarks/results/fault_soak.{json,md}``).
+(defaults 40 50 3; writes ``benchmarks/results/fault_soak[_<size>].{json,md}``).
+``SOAK_EPOCHS`` sets the epochs per trial (default 40, of 0.5 s);
+``SOAK_BUDGET_S`` stops the kills after that many seconds (the report says
+how many there were), then one last resume runs to the end.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ def main() -> None:
     )
     t0 = time.monotonic()
     done_kills, final = 0, None
-    while done_kills < kills:
+    budget = float(os.environ.get("SOAK_BUDGET_S", "inf"))  # then no more kills
+    while done_kills < kills and time.monotonic() - t0 < budget:
         proc = run.start("resume" if _stored(work / "nas.db") else "start")
         proc.stdout.readline()  # "orchestrating": Ax is imported, the loop starts
         delay = rng.uniform(MIN_S, MAX_S)
@@ -89,6 +93,7 @@ def main() -> None:
     report = {
         "trials": trials,
         "kills": done_kills,
+        "kills_asked": kills,
         "parallel": parallel,
         "epochs": EPOCHS,
         "epoch_s": PAUSE,
