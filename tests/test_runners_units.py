@@ -56,7 +56,12 @@ def test_dryrun_is_plain_data_and_hides_secrets(preset, tmp_path, monkeypatch):
             "x",
             "0.5",
         ]
-        assert container["kwargs"]["environment"]["AX_NAS_DRY_SECRET"] == "<secret>"
+        # the secret goes through a read-only file, not the container's env
+        assert "AX_NAS_DRY_SECRET" not in container["kwargs"]["environment"]
+        assert container["command"][:2] == ["/bin/sh", "-c"]
+        assert any(
+            "/run/ax-nas/secrets.env" in str(m) for m in container["kwargs"]["mounts"]
+        )
     else:
         (replica,) = plan["request"]["replicas"]
         assert "AX_NAS_DRY_SECRET" in replica["env_names"]

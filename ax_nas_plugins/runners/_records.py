@@ -180,6 +180,10 @@ def take_lease(folder: str) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
             continue
+        if os.path.exists(path) and read_json(path) is None:  # broken: unusable
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            continue
         os.makedirs(folder, exist_ok=True)
         tmp = f"{path}.tmp{os.getpid()}"
         write_json(tmp, {**_me(), "taken_at": time.time()})

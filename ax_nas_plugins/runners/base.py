@@ -57,6 +57,7 @@ atomically before each hook fires.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -66,6 +67,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ax.core.base_trial import BaseTrial, TrialStatus
 from ax.core.runner import Runner
+from ax.exceptions.core import UnsupportedError
 
 from ax_nas_plugins import hooks
 from ax_nas_plugins.errors import AxNasError
@@ -100,8 +102,20 @@ class RunnerError(AxNasError, RuntimeError):
     """A trial that cannot be run or stopped as asked (the message says why)."""
 
 
-class LeaseHeldError(RunnerError):
-    """Another live process orchestrates this experiment (the message says which)."""
+class LeaseHeldError(RunnerError, UnsupportedError):
+    """Another live process orchestrates this experiment (the message says which).
+
+    It is an Ax ``UnsupportedError`` too, which Ax's Orchestrator never retries
+    or works around: a poll refused by the lease stops the second orchestrator
+    before it writes anything (any other poll error makes Ax poll trial by
+    trial and mark each failing trial ABANDONED)."""
+
+    def __init__(self, message: str) -> None:
+        RunnerError.__init__(self, message)
+        self.message, self.hint = message, ""
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def _params_digest(parameters: dict[str, Any]) -> str:
@@ -568,9 +582,10 @@ class TorchXJobRunner(Runner):
         _faults.point("after_intent", trial.index)
         try:
             handle = tx.schedule(info)
-        except BaseException:
-            _records.mark_ended(self.log_root, log_dir)
-            os.unlink(os.path.join(log_dir, JOB_FILE))
+        except BaseException:  # nothing was submitted: no record, no slot
+            _records.index_remove(self.log_root, log_dir)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(log_dir, JOB_FILE))
             raise
         _faults.point("after_submit", trial.index)
         meta = self._metadata(handle.rsplit("/", 1)[-1], log_dir, time.time())

@@ -9,7 +9,8 @@ takes ``**kwargs``):
 
 - ``trial_index`` (and ``trial_idx``, the name Ax's own TorchXRunner uses),
 - ``experiment_name``,
-- ``log_dir``: the trial's own folder (``<log_root>/<experiment>/trial_<index>``),
+- ``log_dir``: the trial's own folder
+  (``<log_root>/<slug>-<hash>/trial_<index>``),
 - ``tensorboard_dir``: ``<log_dir>/tensorboard``, where metrics are read from.
 
 A trial parameter the function does not accept is an error that names the

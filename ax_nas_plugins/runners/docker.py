@@ -8,7 +8,10 @@ already has, and the trial's log folder bind-mounted at the same path, so the
 job writes its logs, TensorBoard events and TorchElastic error file where
 the metrics and ``poll_exception`` read them. Containers are kept after they
 exit (for their logs); dockerd keeps their state, so a new process that
-loads the experiment finds every job again by its app id label.
+loads the experiment finds every job again by its app id label. Values of
+``secret_env`` never enter a container's configuration: they reach the job
+through a read-only file that is deleted once the job has read it (the image
+needs ``/bin/sh``), so ``docker inspect`` and dockerd's files never hold them.
 
 Example::
 
@@ -62,8 +65,13 @@ class TorchXDockerRunner(TorchXJobRunner):
 
         return IsolatedDockerScheduler(SESSION)
 
+    managed_cfg = frozenset({"log_dir", "secret_env"})
+
     def _scheduler_cfg(self, log_dir: str) -> dict[str, Any]:
-        return {"network": "none", **self.cfg, "log_dir": log_dir}
+        cfg = {"network": "none", **self.cfg, "log_dir": log_dir}
+        if self.secret_env:  # through a read-only file, not the container's env
+            cfg["secret_env"] = list(self.secret_env)
+        return cfg
 
     def _prepare_app(self, app: AppDef, log_dir: str) -> None:
         from torchx.specs import BindMount, macros

@@ -35,13 +35,18 @@ class Run:
         ]
         self.total = total
 
-    def start(self, mode: str, fault: str | None = None) -> subprocess.Popen:
+    def start(
+        self, mode: str, fault: str | None = None, total: int | None = None
+    ) -> subprocess.Popen:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         env.pop("AX_NAS_FAULT", None)
         if fault:
             env["AX_NAS_FAULT"] = fault
+        args = list(self.args)
+        if total is not None:
+            args[3] = str(total)
         return subprocess.Popen(
-            [sys.executable, str(SCRIPT), mode, *self.args],
+            [sys.executable, str(SCRIPT), mode, *args],
             cwd=self.workdir,
             env=env,
             stdout=subprocess.PIPE,

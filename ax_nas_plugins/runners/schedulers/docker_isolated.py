@@ -16,10 +16,18 @@ names, mounts, resources), except:
   ``<log_dir>/<app_id>/<role>-<replica>-error.json`` (the runner bind-mounts
   the log folder at the same path).
 - :meth:`describe_many` answers for many apps with one list call.
+- ``cfg["secret_env"]`` (set by the runner from its ``secret_env``) names
+  role variables that never enter the container's configuration (which
+  ``docker inspect`` and dockerd's files keep): their values go to a file
+  ``<log_dir>/../.secrets/<app_id>-<k>.env`` (mode 0600, folder 0700),
+  bind-mounted read-only at :data:`SECRETS_MOUNT`, sourced by ``/bin/sh``
+  before the command is ``exec``-ed, and deleted as soon as the job has read
+  it (or has ended). The image needs ``/bin/sh``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from typing import Any
@@ -42,6 +50,9 @@ from ax_nas_plugins.runners.schedulers._opts import add_kill_grace_s
 from ax_nas_plugins.runners.schedulers.local_detached import describe_response
 
 LABEL_LOG_DIR = "ax-nas-plugins/log-dir"
+SECRETS_MOUNT = "/run/ax-nas/secrets.env"
+#: Sources the secrets file, marks it read, then becomes the job's command.
+_WRAP = f'set -a; . {SECRETS_MOUNT}; set +a; : > "$AX_NAS_SECRETS_READ"; exec "$@"'
 _EXITED = re.compile(r"Exited \((-?\d+)\)")
 
 
@@ -59,6 +70,17 @@ class IsolatedDockerOpts(DockerOpts, total=False):
     kill_grace_s: float
     image_repo: str | None  # TorchX's workspace options, not in its DockerOpts
     quiet: bool
+    secret_env: list[str] | None
+
+
+def secrets_dir(log_dir: str) -> str:
+    """Host folder of an app's secrets files: beside the trial folders, so
+    that it is never inside the bind-mounted log folder."""
+    return os.path.join(os.path.dirname(os.path.abspath(log_dir)), ".secrets")
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
 class IsolatedDockerScheduler(DockerScheduler):
@@ -80,6 +102,13 @@ class IsolatedDockerScheduler(DockerScheduler):
             help="the trial's log folder (set by the runner; bind-mounted)",
         )
         add_kill_grace_s(opts)
+        opts.add(
+            "secret_env",
+            type_=list[str],
+            default=None,
+            help="role variables passed through a read-only file, never through "
+            "the container's environment (set by the runner from `secret_env`)",
+        )
         return opts
 
     def _submit_dryrun(self, app: AppDef, cfg: Any) -> AppDryRunInfo[DockerJob]:
@@ -94,7 +123,35 @@ class IsolatedDockerScheduler(DockerScheduler):
                 kwargs["network"] = network
             if cfg.get("log_dir"):
                 kwargs["labels"][LABEL_LOG_DIR] = str(cfg["log_dir"])  # type: ignore[index]
+        self._move_secrets(info.request, cfg)
         return info
+
+    def _move_secrets(self, req: DockerJob, cfg: Any) -> None:
+        """Take ``cfg["secret_env"]`` out of each container's environment; keep
+        the values on the request (``req.secret_files``: path -> text, never a
+        dataclass field, so a dry run does not show them)."""
+        from docker.types import Mount
+
+        names = list(cfg.get("secret_env") or [])
+        files: dict[str, str] = {}
+        log_dir = cfg.get("log_dir")
+        for k, container in enumerate(req.containers):
+            env = container.kwargs.get("environment") or {}
+            values = {n: env.pop(n) for n in names if n in env}
+            if not values or not log_dir:
+                continue
+            path = os.path.join(secrets_dir(log_dir), f"{req.app_id}-{k}.env")
+            files[path] = "".join(
+                f"{n}={_shell_quote(v)}\n" for n, v in sorted(values.items())
+            )
+            env["AX_NAS_SECRETS_READ"] = os.path.join(
+                str(log_dir), req.app_id, f"secrets-read-{k}"
+            )
+            container.kwargs.setdefault("mounts", []).append(  # type: ignore[union-attr]
+                Mount(target=SECRETS_MOUNT, source=path, read_only=True, type="bind")
+            )
+            container.command = ["/bin/sh", "-c", _WRAP, "ax-nas", *container.command]
+        req.secret_files = files  # type: ignore[attr-defined]
 
     def schedule(self, dryrun_info: AppDryRunInfo[DockerJob]) -> str:
         from docker.errors import ImageNotFound
@@ -108,6 +165,11 @@ class IsolatedDockerScheduler(DockerScheduler):
                 client.images.pull(image)
         if any(c.kwargs.get("network") == "torchx" for c in req.containers):
             ensure_network(client)
+        for path, text in getattr(req, "secret_files", {}).items():
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
         for container in req.containers:
             log_dir = container.kwargs["labels"].get(LABEL_LOG_DIR)  # type: ignore[union-attr]
             if log_dir:  # the error files' folder, before the job may need it
@@ -162,9 +224,26 @@ class IsolatedDockerScheduler(DockerScheduler):
                 path = error_file(log_dir, app_id, role, replica)
                 if os.path.exists(path):
                     errors.append((os.path.getmtime(path), path))
+        if log_dir:
+            self._drop_secrets(log_dir, app_id, len(rows), states)
         return describe_response(
             app_id, states, messages, list(statuses.values()), errors
         )
+
+    @staticmethod
+    def _drop_secrets(
+        log_dir: str, app_id: str, n: int, states: list[AppState]
+    ) -> None:
+        """Delete the app's secrets files once read by the job, or once it ended."""
+        from torchx.specs.api import is_terminal
+
+        ended = all(is_terminal(s) for s in states)
+        for k in range(n):
+            path = os.path.join(secrets_dir(log_dir), f"{app_id}-{k}.env")
+            read = os.path.join(log_dir, app_id, f"secrets-read-{k}")
+            if (ended or os.path.exists(read)) and os.path.exists(path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
     @staticmethod
     def _row_state(row: dict[str, Any], cancelled: bool) -> tuple[AppState, str]:
