@@ -126,7 +126,9 @@ def test_names_that_differ_only_in_odd_characters_get_their_own_folders(log_root
     assert os.path.basename(runner.experiment_dir(alpha)).startswith("nas-")
     # a job record of experiment alpha in beta's trial folder is refused
     exp_a = experiment(make(log_root, sleep=0.1), name=alpha)
-    meta = exp_a.runner.run(add_trial(exp_a))
+    trial_a = add_trial(exp_a)
+    meta = exp_a.runner.run(trial_a)
+    trial_a.update_run_metadata(meta)
     folder_b = runner.trial_log_dir(beta, 0)
     os.makedirs(folder_b)
     with open(os.path.join(meta["log_dir"], "job.json")) as fh:
@@ -137,6 +139,9 @@ def test_names_that_differ_only_in_odd_characters_get_their_own_folders(log_root
     with pytest.raises(RunnerError, match="experiment 'nas \u03b1'"):
         runner.run(add_trial(exp_b))
     assert record["experiment_name"] == alpha and record["trial_index"] == 0
+    # end alpha's job before the fixture looks for leftovers (on a loaded
+    # machine a 0.1 s job may not have ended yet)
+    assert exp_a.runner.stop(trial_a)["confirmed_gone"] is True
 
 
 def test_old_style_run_metadata_still_polls_and_stops(log_root, monkeypatch):
