@@ -90,7 +90,8 @@ def _classes():
 
         def fetch_trial_data(self, trial, **kwargs: Any):
             out = Path(trial.run_metadata["out"])
-            lines = out.read_text().splitlines() if out.exists() else []
+            # only whole lines: the trainer may be half-way through writing one
+            lines = out.read_text().split("\n")[:-1] if out.exists() else []
             rows = [json.loads(line) for line in lines if line.strip()]
             df = pd.DataFrame(
                 {
