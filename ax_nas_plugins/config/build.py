@@ -319,9 +319,7 @@ def _search_space(
                 )
             constraints.append(constraint)
         except Exception as exc:
-            problems.append(
-                (f"parameter_constraints[{i}]", f"{exc} (got {text!r})")
-            )
+            problems.append((f"parameter_constraints[{i}]", f"{exc} (got {text!r})"))
     if len(params) != len(config.parameters) or problems:
         return None
     try:
@@ -396,9 +394,7 @@ def _optimization_config(
     ]
     objective = Objective(expression=", ".join(terms), metric_name_to_signature=sigs)
     if len(config.objectives) == 1:
-        return OptimizationConfig(
-            objective=objective, outcome_constraints=constraints
-        )
+        return OptimizationConfig(objective=objective, outcome_constraints=constraints)
     thresholds = [
         OutcomeConstraint(
             expression=(

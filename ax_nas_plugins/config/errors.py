@@ -23,8 +23,10 @@ class ConfigError(AxNasError, ValueError):
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
         self.source = source
         self.problems = problems
-        lines = [f"{source}: {path}: {msg}" if path else f"{source}: {msg}"
-                 for path, msg in problems]
+        lines = [
+            f"{source}: {path}: {msg}" if path else f"{source}: {msg}"
+            for path, msg in problems
+        ]
         super().__init__("\n".join(lines))
 
 
@@ -54,7 +56,9 @@ def _unwrap(annotation: Any) -> list[Any]:
     return []
 
 
-def _clean_loc(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+def _clean_loc(
+    root: type[BaseModel], loc: tuple[Any, ...]
+) -> tuple[tuple[Any, ...], Any]:
     """Drop pydantic's union-tag segments; return (loc, model class at the end)."""
     models: list[Any] = [root]
     clean: list[Any] = []
@@ -87,6 +91,7 @@ def problems_from_validation(
 ) -> list[tuple[str, str]]:
     """Turn pydantic's errors into (path, message) with value and allowed values."""
     problems = []
+    meant: set[str] = set()  # fields a misspelling stands for: not "missing" too
     for err in exc.errors():
         loc, _ = _clean_loc(root, tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
@@ -97,13 +102,15 @@ def problems_from_validation(
             name = str(loc[-1])
             close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
+            if close:
+                meant.add(path_text((*parent_loc, close[0])))
             msg = f"unknown field {name!r}{hint}; allowed: {', '.join(allowed)}"
-            loc = parent_loc + (name,)
+            loc = (*parent_loc, name)
         elif kind == "missing":
             msg = "required field is missing"
         elif kind == "union_tag_invalid":
             msg = f"{msg.split(' (')[0]}"
         elif "input" in err and not isinstance(err["input"], dict | list):
             msg = f"{msg} (got {err['input']!r})"
-        problems.append((path_text(loc), msg))
-    return problems
+        problems.append((path_text(loc), msg, kind))
+    return [(p, m) for p, m, k in problems if not (k == "missing" and p in meant)]

@@ -43,7 +43,9 @@ class RangeParameter(BaseModel):
     """A number between two bounds; ``value_type`` int rounds, ``log_scale`` searches in log."""
 
     model_config = _STRICT
-    name: str = Field(pattern=NAME_PATTERN, description="Parameter name (a trainer option).")
+    name: str = Field(
+        pattern=NAME_PATTERN, description="Parameter name (a trainer option)."
+    )
     type: Literal["range"]
     bounds: tuple[float, float] = Field(description="Lower and upper bound.")
     value_type: Literal["float", "int"] = Field(
@@ -59,7 +61,9 @@ class RangeParameter(BaseModel):
         if self.log_scale and low <= 0:
             raise ValueError(f"bounds: log_scale needs a lower bound > 0, got {low}")
         if self.value_type == "int" and (low != int(low) or high != int(high)):
-            raise ValueError(f"bounds: value_type int needs whole bounds, got {low}, {high}")
+            raise ValueError(
+                f"bounds: value_type int needs whole bounds, got {low}, {high}"
+            )
         return self
 
 
@@ -67,7 +71,9 @@ class ChoiceParameter(BaseModel):
     """One of a list of values; ``is_ordered`` tells the model the values are ordered."""
 
     model_config = _STRICT
-    name: str = Field(pattern=NAME_PATTERN, description="Parameter name (a trainer option).")
+    name: str = Field(
+        pattern=NAME_PATTERN, description="Parameter name (a trainer option)."
+    )
     type: Literal["choice"]
     values: list[Scalar] = Field(min_length=2, description="The allowed values.")
     is_ordered: bool | None = Field(
@@ -88,7 +94,9 @@ class FixedParameter(BaseModel):
     """A value given to every trial and not searched."""
 
     model_config = _STRICT
-    name: str = Field(pattern=NAME_PATTERN, description="Parameter name (a trainer option).")
+    name: str = Field(
+        pattern=NAME_PATTERN, description="Parameter name (a trainer option)."
+    )
     type: Literal["fixed"]
     value: Scalar = Field(description="The value every trial gets.")
 
@@ -112,7 +120,9 @@ class PluginChoice(BaseModel):
     """A plugin by entry-point name, with the keyword options of its constructor."""
 
     model_config = _STRICT
-    plugin: str = Field(min_length=1, description="Entry-point name (`ax-nas plugins`).")
+    plugin: str = Field(
+        min_length=1, description="Entry-point name (`ax-nas plugins`)."
+    )
     options: dict[str, Any] = Field(
         default_factory=dict, description="Keyword options of the plugin."
     )
@@ -196,7 +206,7 @@ class RunConfig(BaseModel):
         default_factory=lambda: PluginChoice(plugin="auto"),
         description="Generation-strategy preset.",
     )
-    budget: Budget
+    budget: Budget = Field(description="Trials, parallelism, failures, time limit.")
     storage: str | None = Field(
         None,
         description="SQLAlchemy URL or SQLite path; default `nas.db` in the run folder.",

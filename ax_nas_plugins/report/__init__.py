@@ -50,9 +50,7 @@ def write_tables(report: ReportData, out: Path) -> tuple[Path, Path]:
     ]
     for r in report.rows:
         star = "*" if r["trial_index"] in report.pareto else ""
-        cells = [f"{r['trial_index']}{star}"] + [
-            _md(r.get(c)) for c in cols[1:]
-        ]
+        cells = [f"{r['trial_index']}{star}"] + [_md(r.get(c)) for c in cols[1:]]
         lines.append("| " + " | ".join(cells) + " |")
     md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return csv_path, md_path

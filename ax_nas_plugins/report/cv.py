@@ -35,7 +35,9 @@ def leave_one_out(
     from ax.core.base_trial import TrialStatus
     from ax.core.data import Data
 
-    done = [i for i, t in experiment.trials.items() if t.status == TrialStatus.COMPLETED]
+    done = [
+        i for i, t in experiment.trials.items() if t.status == TrialStatus.COMPLETED
+    ]
     if len(done) < MIN_TRIALS:
         return {}, f"needs {MIN_TRIALS} completed trials, has {len(done)}"
     df = experiment.lookup_data(trial_indices=done).df

@@ -76,7 +76,8 @@ def pareto_figure(report: ReportData) -> Any:
             hoverinfo="text",
         )
     front = sorted(
-        (r for r in rows if r["trial_index"] in report.pareto), key=lambda r: r[xo.metric]
+        (r for r in rows if r["trial_index"] in report.pareto),
+        key=lambda r: r[xo.metric],
     )
     if front:
         fig.add_scatter(
@@ -125,7 +126,9 @@ def curves_figure(report: ReportData) -> Any | None:
         stopped = row["status"] == "EARLY_STOPPED"
         xs = [p[0] for p in pts]
         ys = [p[1] for p in pts]
-        why = f"<br>stopped early: {html.escape(row['reason'][:300])}" if stopped else ""
+        why = (
+            f"<br>stopped early: {html.escape(row['reason'][:300])}" if stopped else ""
+        )
         fig.add_scatter(
             x=xs,
             y=ys,
@@ -211,7 +214,9 @@ def write_html(
     parts = []
     for i, fig in enumerate(figures):
         parts.append(
-            fig.to_html(full_html=False, include_plotlyjs=(i == 0), default_width="100%")
+            fig.to_html(
+                full_html=False, include_plotlyjs=(i == 0), default_width="100%"
+            )
         )
     note_html = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)
     page = f"""<!DOCTYPE html>
