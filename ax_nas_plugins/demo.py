@@ -98,5 +98,5 @@ def _as_options(exc: ConfigError) -> str:
 
 
 def options_error(exc: ConfigError) -> str:
-    """A :class:`ConfigError` of the demo config, in terms of ``ax-nas demo`` options."""
+    """A :class:`ConfigError` of the demo config, told as ``ax-nas demo`` options."""
     return _as_options(exc)

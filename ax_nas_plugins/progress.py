@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -61,10 +62,9 @@ def _notify(
     event: str, description: str, completed: float, total: float | None
 ) -> None:
     for listener in list(_listeners):
-        try:
+        # A display must never break the work it shows.
+        with contextlib.suppress(Exception):
             listener(event, description, completed, total)
-        except Exception:  # a display must never break the work it shows
-            pass
 
 
 @contextmanager

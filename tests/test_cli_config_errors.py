@@ -1,4 +1,4 @@
-"""Bad configs and bad paths through the real CLI: one line each, exit 2, nothing written.
+"""Bad configs and paths through the real CLI: one line each, exit 2, nothing written.
 
 Runs the commands in-process (typer's CliRunner) so that the table costs one
 import of Ax, not one per row; the code path is the console script's.
@@ -176,9 +176,13 @@ def test_demo_refusals(tmp_path):
         assert result.exit_code == 2, (args, result.output)
         assert expected in _one_error_line(result), args
         assert os.listdir(empty) == [], args
-    on_file = CliRunner().invoke(
-        app, ["demo", "--workdir", str(tmp_path / "f"), "--trials", "2"]
-    ) if (tmp_path / "f").write_text("x") else None
+    on_file = (
+        CliRunner().invoke(
+            app, ["demo", "--workdir", str(tmp_path / "f"), "--trials", "2"]
+        )
+        if (tmp_path / "f").write_text("x")
+        else None
+    )
     assert on_file.exit_code == 2
     assert "is a file, not a folder" in _one_error_line(on_file)
 

@@ -1,4 +1,4 @@
-"""What ``ax-nas run`` shows while it runs: counts, Pareto set, time, what the optimizer does.
+"""What ``ax-nas run`` shows: counts, Pareto set, time, what the optimizer does.
 
 The rule: the run's state lives in one :class:`RunState`, changed only by the
 main thread (trial hooks, the orchestrator's idle callback, wrappers around

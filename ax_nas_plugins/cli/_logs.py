@@ -1,4 +1,4 @@
-"""Where the command line's logs go: a file in the run folder always, the terminal rarely.
+"""Where the command line's logs go: the run folder's log file; the terminal rarely.
 
 The rule (CLI process only, set up and undone by :func:`scoped_logs`; library
 code never changes logging): every record of Ax, BoTorch and this pack at
@@ -53,10 +53,9 @@ def scoped_logs(
         previous = logging.root.manager.disable
         logging.disable(logging.INFO)
         try:
-            import ax  # noqa: F401
+            pass
         finally:
             logging.disable(previous)
-    import ax.utils.common.logger  # noqa: F401  (sets up Ax's own stderr handler)
 
     handler = None
     if log_file is not None:

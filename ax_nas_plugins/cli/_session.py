@@ -1,4 +1,4 @@
-"""Start, resume and inspect a run folder: the work behind ``ax-nas run/resume/status/report``.
+"""Start, resume and inspect a run folder (``ax-nas run/resume/status/report``).
 
 The rule: a run lives in one folder: ``config.yaml`` (the checked config, the
 one source of truth on resume), ``nas.db`` (SQLite, unless the config names
@@ -19,6 +19,7 @@ event), ``ax-nas.log`` (everything Ax logged) and ``report/``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -274,9 +275,7 @@ def _counts(experiment: Any) -> dict[str, int]:
     return dict(Counter(t.status.name for t in experiment.trials.values()))
 
 
-def _pareto_rows(
-    experiment: Any, events: Path | None
-) -> tuple[list[dict], list[str]]:
+def _pareto_rows(experiment: Any, events: Path | None) -> tuple[list[dict], list[str]]:
     from ax_nas_plugins.report import collect
 
     data = collect(experiment, events)
@@ -330,14 +329,14 @@ def _drive(
         counts = _counts(experiment)
         if counts != state.counts:
             state.counts = counts
-            try:
+            # Too early for data: the panel just has no table yet.
+            with contextlib.suppress(Exception):
                 state.pareto, state.objectives = _pareto_rows(experiment, events_path)
-            except Exception:  # too early for data: the panel just has no table
-                pass
             _announce_dataset(display, log_root, experiment.name, said)
         state.phase = "waiting for running trials (polling every second)"
 
     said: list[bool] = [False]
+    idle = False
     events = JsonlEventLog(events_path)
     with (
         scoped_logs(folder / LOG_FILE, verbose) as terminal,
@@ -361,6 +360,12 @@ def _drive(
                 if resumed and remaining == 0:
                     orchestrator.poll_and_process_results()
                     refresh()
+                    if not orchestrator.running_trials:
+                        idle = True
+                        display.line(
+                            f"Nothing left to run: {made} of {total} trials made "
+                            "and none running."
+                        )
                 if remaining > 0 or orchestrator.running_trials:
                     for _ in orchestrator.run_trials_and_yield_results(
                         max_trials=remaining, idle_callback=refresh
@@ -391,7 +396,10 @@ def _drive(
         objectives=state.objectives,
         metrics=sorted(experiment.metrics),
     )
-    if report:
+    existing = folder / REPORT_DIR / "report.html"
+    if idle and existing.exists():
+        outcome.report = existing  # nothing changed since it was written
+    elif report:
         console.print("Writing the report (Pareto plot, curves, cross-validation)...")
         with scoped_logs(folder / LOG_FILE, verbose):
             from ax_nas_plugins.report import write_report
@@ -447,7 +455,7 @@ _DATASET_WORDS = {
 def _announce_dataset(
     display: Any, log_root: str | None, name: str, said: list[bool]
 ) -> None:
-    """Print once which data set the trainer said it used (``dataset=...`` in its log)."""
+    """Print once which data set the trainer used (``dataset=...`` in its log)."""
     if said[0] or not log_root:
         return
     for log in sorted(Path(log_root, name).glob("trial_*/*/*/*/stdout.log")):

@@ -112,6 +112,8 @@ def plugins(
 
 #: Set by commands with --verbose before they run (the CLI is one process).
 _VERBOSE = [False]
+#: Set when Ctrl-C ended a run (main() then leaves without interpreter teardown).
+_INTERRUPTED = [False]
 
 
 def _err_console() -> Any:
@@ -132,16 +134,16 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _run_guarded(work: Any, translate: Any = None) -> Any:
     """Run ``work()``; user errors -> exit 2, Ctrl-C -> 130, failed search -> 1."""
+    from ax_nas_plugins.cli._logs import scoped_logs
     from ax_nas_plugins.cli._session import Interrupted
     from ax_nas_plugins.config import ConfigError
     from ax_nas_plugins.errors import AxNasError
-
-    from ax_nas_plugins.cli._logs import scoped_logs
 
     try:
         with scoped_logs(None, verbose=_VERBOSE[0]):
             return work()
     except Interrupted as exc:
+        _INTERRUPTED[0] = True
         raise typer.Exit(130) from exc
     except ConfigError as exc:
         raise _fail(translate(exc) if translate else str(exc)) from exc
@@ -253,7 +255,6 @@ def demo(
         bool,
         typer.Option(
             "--resume",
-            is_flag=True,
             metavar="",
             help="Continue the run stored in --workdir (--trials sets a new total).",
         ),
@@ -262,20 +263,17 @@ def demo(
         bool,
         typer.Option(
             "--print-config",
-            is_flag=True,
             metavar="",
             help="Print the demo's config (YAML, with these options) and exit.",
         ),
     ] = False,
     no_report: Annotated[
         bool,
-        typer.Option(
-            "--no-report", is_flag=True, metavar="", help="Skip the final report."
-        ),
+        typer.Option("--no-report", metavar="", help="Skip the final report."),
     ] = False,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", is_flag=True, metavar="", help="Show Ax's own logs."),
+        typer.Option("--verbose", metavar="", help="Show Ax's own logs."),
     ] = False,
 ) -> None:
     """Run the NAS demo (the bundled config demo.yaml) on local processes and SQLite."""
@@ -354,13 +352,11 @@ def run(
     ] = None,
     no_report: Annotated[
         bool,
-        typer.Option(
-            "--no-report", is_flag=True, metavar="", help="Skip the final report."
-        ),
+        typer.Option("--no-report", metavar="", help="Skip the final report."),
     ] = False,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", is_flag=True, metavar="", help="Show Ax's own logs."),
+        typer.Option("--verbose", metavar="", help="Show Ax's own logs."),
     ] = False,
 ) -> None:
     """Run a search from a config file; everything is stored in the run folder."""
@@ -390,13 +386,11 @@ def resume_cmd(
     ] = None,
     no_report: Annotated[
         bool,
-        typer.Option(
-            "--no-report", is_flag=True, metavar="", help="Skip the final report."
-        ),
+        typer.Option("--no-report", metavar="", help="Skip the final report."),
     ] = False,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", is_flag=True, metavar="", help="Show Ax's own logs."),
+        typer.Option("--verbose", metavar="", help="Show Ax's own logs."),
     ] = False,
 ) -> None:
     """Continue a run after a stop or a crash: running trials are found, none re-run."""
@@ -449,13 +443,12 @@ def report(
         bool,
         typer.Option(
             "--no-cv",
-            is_flag=True,
             metavar="",
             help="Skip cross-validation (no model fit).",
         ),
     ] = False,
 ) -> None:
-    """Write the report: Pareto plot, learning curves, cross-validation, trial tables."""
+    """Write the report: Pareto plot, learning curves, cross-validation, tables."""
     from pathlib import Path
 
     from rich.markup import escape
@@ -509,8 +502,27 @@ def config_reference(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    The trainers are detached processes that outlive this command on purpose
+    (Ctrl-C, a crash): Python's "subprocess N is still running" warning at
+    exit is noise here, so this process (only the command line's) ignores it.
+    """
+    import os
+    import sys
+    import warnings
+
+    warnings.filterwarnings("ignore", category=ResourceWarning)
+    try:
+        app()
+    except SystemExit as exc:
+        if _INTERRUPTED[0]:
+            # Leave at once: every change is already stored, and the handles
+            # of the still-running trainers would only warn at teardown.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.code if isinstance(exc.code, int) else 130)
+        raise
 
 
 if __name__ == "__main__":

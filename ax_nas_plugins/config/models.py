@@ -40,7 +40,7 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class RangeParameter(BaseModel):
-    """A number between two bounds; ``value_type`` int rounds, ``log_scale`` searches in log."""
+    """A number between two bounds; ``value_type: int`` for whole numbers."""
 
     model_config = _STRICT
     name: str = Field(
@@ -68,7 +68,7 @@ class RangeParameter(BaseModel):
 
 
 class ChoiceParameter(BaseModel):
-    """One of a list of values; ``is_ordered`` tells the model the values are ordered."""
+    """One of a list of values; ``is_ordered``: the values are ordered."""
 
     model_config = _STRICT
     name: str = Field(
@@ -209,7 +209,7 @@ class RunConfig(BaseModel):
     budget: Budget = Field(description="Trials, parallelism, failures, time limit.")
     storage: str | None = Field(
         None,
-        description="SQLAlchemy URL or SQLite path; default `nas.db` in the run folder.",
+        description="SQLAlchemy URL or SQLite path (default: run folder's `nas.db`).",
     )
 
     @model_validator(mode="after")

@@ -1,4 +1,4 @@
-"""One self-contained HTML page: plotly figures with plotly.js embedded, and the trial table.
+"""One self-contained HTML page: plotly figures (plotly.js inlined) and the trial table.
 
 The rule: the page needs no network to view (plotly.js is inlined once, at the
 top), and each figure is an ordinary plotly ``div``: Pareto frontier (hover

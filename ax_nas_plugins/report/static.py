@@ -1,4 +1,4 @@
-"""PNG figures with matplotlib's object API on the Agg canvas (no pyplot, no global backend).
+"""PNG figures: matplotlib's object API on an Agg canvas (no pyplot, no global backend).
 
 The rule: each figure is made on its own ``Figure`` with an Agg canvas, so a
 report never changes matplotlib's process-wide backend or state.
@@ -23,7 +23,7 @@ def _figure(width: float, height: float) -> Any:
 
 
 def pareto_png(report: ReportData, path: Path) -> Path:
-    """Objective 2 vs objective 1, each trial coloured by index; thresholds; the front."""
+    """Objective 2 vs 1, each trial coloured by index; thresholds; the front."""
     fig = _figure(7, 5)
     ax = fig.add_subplot(1, 1, 1)
     objs = report.objectives
