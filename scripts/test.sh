@@ -18,6 +18,8 @@ PY=${PYTHON:-python3}
 if [[ -z "${FAST:-}" ]]; then
   trap 'scripts/services.sh stop || true' EXIT
   scripts/services.sh start
+  # The report's HTML is checked in a real headless browser (tests/test_cli_run.py).
+  command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 fi
 
 MARKS=()

@@ -192,3 +192,28 @@ def test_demo_help_has_plain_flags_and_literal_hints():
     line = next(ln for ln in result.output.splitlines() if "--resume" in ln)
     assert "<bool>" not in line
     assert "(default 24, from demo.yaml)" in result.output
+
+
+def test_demo_missing_extra_prints_literal_hint_and_writes_nothing(
+    tmp_path, monkeypatch
+):
+    """`--generation saasbo` without jax/numpyro: one line, `[saasbo]` intact, no files.
+
+    jax and numpyro are installed here; ``sys.modules[name] = None`` is
+    Python's own way to make an import fail, as if they were not.
+    """
+    import sys
+
+    monkeypatch.setitem(sys.modules, "jax", None)
+    monkeypatch.setitem(sys.modules, "numpyro", None)
+    workdir = tmp_path / "demo"
+    args = ["demo", "--workdir", str(workdir), "--generation", "saasbo"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result)
+    assert "pip install 'ax-nas-plugins[saasbo]'" in line
+    assert not workdir.exists()
+    # The folder stays usable: the next start is not refused as "already a run".
+    monkeypatch.undo()
+    again = CliRunner().invoke(app, [*args[:3], "--trials", "0"])
+    assert "already holds a run" not in again.output

@@ -11,6 +11,7 @@ command (they do, on purpose) is dropped.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import warnings
 from collections.abc import Iterator
@@ -53,9 +54,11 @@ def scoped_logs(
         previous = logging.root.manager.disable
         logging.disable(logging.INFO)
         try:
-            pass
+            importlib.import_module("ax")
         finally:
             logging.disable(previous)
+    # Ax's own stderr handler is made when this module is first imported.
+    importlib.import_module("ax.utils.common.logger")
 
     handler = None
     if log_file is not None:

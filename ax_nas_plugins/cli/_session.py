@@ -20,6 +20,7 @@ event), ``ax-nas.log`` (everything Ax logged) and ``report/``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -166,7 +167,9 @@ def load_run(folder: Path) -> tuple[RunConfig, BuiltRun]:
     check_run_folder(folder)
     source = str(folder / CONFIG_FILE)
     config = load_config(source)
-    return config, build(config, run_dir=folder, source=source)
+    return config, build(
+        config, run_dir=folder, source=source, logging_level=logging.INFO
+    )
 
 
 def load_stored(folder: Path) -> tuple[RunConfig, Any]:
@@ -202,7 +205,9 @@ def start(
     """Check everything, make the folder, run the search (see the module rule)."""
     from ax_nas_plugins.config import build
 
-    built = build(config, run_dir=folder, source=source)  # writes nothing
+    built = build(
+        config, run_dir=folder, source=source, logging_level=logging.INFO
+    )  # writes nothing
     check_new_folder(folder)
     check_storage(built.storage, source)
     top, before = _make_folder(folder)
@@ -232,7 +237,12 @@ def resume(
                 "budget": config.budget.model_copy(update={"max_trials": max_trials})
             }
         )
-        built = build(config, run_dir=folder, source=str(folder / CONFIG_FILE))
+        built = build(
+            config,
+            run_dir=folder,
+            source=str(folder / CONFIG_FILE),
+            logging_level=logging.INFO,
+        )
         save_config(config, folder)
     from ax.orchestration.orchestrator import Orchestrator
 

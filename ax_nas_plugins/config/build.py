@@ -119,6 +119,7 @@ def build(
     config: RunConfig | dict[str, Any] | str | os.PathLike[str],
     run_dir: str | os.PathLike[str] = ".",
     source: str = "config",
+    logging_level: int = logging.WARNING,
 ) -> BuiltRun:
     """Check the whole config and make the Ax objects (see the module rule)."""
     if not isinstance(config, RunConfig):
@@ -158,7 +159,10 @@ def build(
         generation_strategy=gs,
         early_stopping_strategy=early_stopping,
         orchestrator_options=orchestrator_options(
-            config, early_stopping, ttl=time_limit_by == "ttl"
+            config,
+            early_stopping,
+            ttl=time_limit_by == "ttl",
+            logging_level=logging_level,
         ),
         storage=storage_location(config, run_dir),
         time_limit_by=time_limit_by,
@@ -169,8 +173,13 @@ def orchestrator_options(
     config: RunConfig,
     early_stopping: BaseEarlyStoppingStrategy | None = None,
     ttl: bool = False,
+    logging_level: int = logging.WARNING,
 ) -> OrchestratorOptions:
-    """``OrchestratorOptions`` from the budget (and the early-stopping strategy)."""
+    """``OrchestratorOptions`` from the budget (and the early-stopping strategy).
+
+    ``logging_level`` is Ax's (WARNING: quiet; ``ax-nas run`` uses INFO and
+    sends it to the run's log file).
+    """
     from ax.orchestration.orchestrator_options import OrchestratorOptions
 
     budget = config.budget
@@ -184,7 +193,7 @@ def orchestrator_options(
         ttl_seconds_for_trials=(
             int(budget.trial_timeout_s) if ttl and budget.trial_timeout_s else None
         ),
-        logging_level=logging.INFO,
+        logging_level=logging_level,
     )
 
 

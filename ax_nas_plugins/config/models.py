@@ -47,7 +47,9 @@ class RangeParameter(BaseModel):
         pattern=NAME_PATTERN, description="Parameter name (a trainer option)."
     )
     type: Literal["range"]
-    bounds: tuple[float, float] = Field(description="Lower and upper bound.")
+    bounds: tuple[int | float, int | float] = Field(
+        description="Lower and upper bound."
+    )
     value_type: Literal["float", "int"] = Field(
         "float", description="`float`, or `int` for integer values."
     )
