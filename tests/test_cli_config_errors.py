@@ -217,3 +217,17 @@ def test_demo_missing_extra_prints_literal_hint_and_writes_nothing(
     monkeypatch.undo()
     again = CliRunner().invoke(app, [*args[:3], "--trials", "0"])
     assert "already holds a run" not in again.output
+
+
+def test_check_command(tmp_path):
+    good = _good_config(tmp_path)
+    ok = CliRunner().invoke(app, ["check", str(good)])
+    assert ok.exit_code == 0, ok.output
+    assert "ok. 6 parameters, 2 objective(s)" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(CASES["unknown runner"][0]))
+    before = _listing(tmp_path)
+    refused = CliRunner().invoke(app, ["check", str(bad)])
+    assert refused.exit_code == 2
+    assert "runner.plugin: No runner plugin named" in _one_error_line(refused)
+    assert _listing(tmp_path) == before

@@ -378,6 +378,29 @@ def run(
     _print_outcome(console, _run_guarded(work))
 
 
+@app.command("check")
+def check_cmd(
+    config: Annotated[str, typer.Argument(help="The run's YAML config file.")],
+) -> None:
+    """Check a config as `ax-nas run` would (plugins made in memory); write nothing."""
+    from ax_nas_plugins.config import build, load_config
+
+    def work() -> Any:
+        cfg = load_config(config)
+        built = build(cfg, run_dir=cfg.name, source=config)
+        return cfg, built
+
+    cfg, built = _run_guarded(work)
+    es = cfg.early_stopping.plugin if cfg.early_stopping else "none"
+    typer.echo(
+        f"{config}: ok. {len(cfg.parameters)} parameters, "
+        f"{len(cfg.objectives)} objective(s), runner {cfg.runner.plugin}, "
+        f"generation {cfg.generation.plugin}, early stopping {es}, "
+        f"{cfg.budget.max_trials} trials ({cfg.budget.parallelism} at once); "
+        f"stored in {built.storage}."
+    )
+
+
 @app.command("resume")
 def resume_cmd(
     name: Annotated[str, typer.Argument(help="Run folder (or the run's name in ./).")],
