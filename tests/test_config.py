@@ -28,10 +28,10 @@ def test_build_makes_every_piece_and_writes_nothing(tmp_path):
     data = _config(
         parameters=[
             *DEMO["parameters"],
-            {"name": "act", "type": "choice", "values": ["relu", "gelu"]},
+            {"name": "act", "type": "choice", "values": ["relu", "gelu", "tanh"]},
             {"name": "threads", "type": "fixed", "value": 1},
         ],
-        parameter_constraints=["hidden_size_2 <= hidden_size_1"],
+        parameter_constraints=["dropout + epochs <= 12"],
         metrics=[
             *DEMO["metrics"],
             {"name": "model_bytes", "plugin": "model_size_bytes"},
