@@ -68,10 +68,11 @@ def scoped_logs(
             logging.Formatter("[%(levelname)s %(asctime)s] %(name)s: %(message)s")
         )
     terminal = _TerminalFilter()
-    ax_root = logging.getLogger("ax")
+    # Ax and BoTorch each print through their own stderr handler.
     streams = [
         h
-        for h in ax_root.handlers
+        for name in LOGGERS
+        for h in logging.getLogger(name).handlers
         if isinstance(h, logging.StreamHandler)
         and not isinstance(h, logging.FileHandler)
     ]
