@@ -454,7 +454,7 @@ def _wrap_phases(orchestrator: Any, display: Any) -> None:
         es.should_stop_trials_early = check_with_phase
 
 
-_DATASET = re.compile(r"dataset=(\w+)")
+_DATASET = re.compile(r"\bdata ?set\b\W{0,3}(mnist|digits|\w+)", re.IGNORECASE)
 _DATASET_WORDS = {
     "digits": "scikit-learn's 8x8 digits (MNIST is used when its files are in "
     "AX_NAS_DATA_DIR)",
@@ -474,7 +474,7 @@ def _announce_dataset(
         except OSError:
             continue
         if match:
-            word = match.group(1)
+            word = match.group(1).lower()
             display.line(f"Data set: {escape(_DATASET_WORDS.get(word, word))}.")
             said[0] = True
             return
