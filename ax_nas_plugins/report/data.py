@@ -157,3 +157,15 @@ def pareto_set(report: ReportData) -> list[int]:
         if not dominated:
             keep.append(rows[i]["trial_index"])
     return sorted(keep)
+
+
+def curve_metrics(report: ReportData) -> list[str]:
+    """Objectives whose curves change over steps (not a size logged every epoch)."""
+    return [
+        o.metric
+        for o in report.objectives
+        if any(
+            len({round(v, 12) for _, v in c.get(o.metric, [])}) > 1
+            for c in report.curves.values()
+        )
+    ]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ax_nas_plugins.report.cv import CVPoint
-from ax_nas_plugins.report.data import ReportData, feasible
+from ax_nas_plugins.report.data import ReportData, curve_metrics, feasible
 
 
 def _hover(row: dict[str, Any], report: ReportData) -> str:
@@ -105,14 +105,7 @@ def curves_figure(report: ReportData) -> Any | None:
     import plotly.graph_objects as go
     from plotly.colors import sample_colorscale
 
-    metric = next(
-        (
-            o.metric
-            for o in report.objectives
-            if any(len(c.get(o.metric, [])) > 1 for c in report.curves.values())
-        ),
-        None,
-    )
+    metric = next(iter(curve_metrics(report)), None)
     if metric is None:
         return None
     rows = {r["trial_index"]: r for r in report.rows}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ax_nas_plugins.report.cv import CVPoint
-from ax_nas_plugins.report.data import ReportData, feasible
+from ax_nas_plugins.report.data import ReportData, curve_metrics, feasible
 
 
 def _figure(width: float, height: float) -> Any:
@@ -96,11 +96,7 @@ def curves_png(report: ReportData, path: Path) -> Path | None:
     """Learning curves of the objectives; early-stopped trials dashed, ended by an x."""
     from matplotlib import colormaps
 
-    metrics = [
-        o.metric
-        for o in report.objectives
-        if any(len(c.get(o.metric, [])) > 1 for c in report.curves.values())
-    ]
+    metrics = curve_metrics(report)
     if not metrics:
         return None
     fig = _figure(6 * len(metrics), 4.5)
