@@ -18,9 +18,6 @@ import yaml
 from ax_nas_plugins.config import DEMO_CONFIG, ConfigError, RunConfig, load_config
 from ax_nas_plugins.errors import AxNasError
 
-#: Where ``ax-nas demo`` runs unless ``--workdir`` says otherwise.
-DEFAULT_WORKDIR = "ax_nas_demo"
-
 
 def demo_defaults() -> dict[str, Any]:
     """The demo's defaults as ``ax-nas demo`` options, read from ``demo.yaml``."""
@@ -36,7 +33,7 @@ def demo_defaults() -> dict[str, Any]:
     }
 
 
-#: Option -> (config path, allowed) for messages that name the option.
+#: Config path -> the ``ax-nas demo`` option that sets it (for messages).
 _OPTION_OF = {
     "budget.max_trials": "--trials",
     "budget.parallelism": "--parallel",
