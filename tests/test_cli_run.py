@@ -118,7 +118,7 @@ def test_resume_after_kill_runs_every_trial_once(finished_run):
     with sqlite3.connect(folder / "nas.db") as con:
         rows = con.execute("SELECT status FROM trial_v2").fetchall()
     assert len(rows) == TRIALS
-    trial_dirs = sorted((folder / "runs" / "tiny").glob("trial_*"))
+    trial_dirs = sorted((folder / "runs").glob("tiny*/trial_*"))
     assert len(trial_dirs) == TRIALS
     for trial_dir in trial_dirs:  # one app (trainer start) per trial
         apps = [p for p in trial_dir.iterdir() if p.name.startswith("mlp-trial-")]
@@ -136,7 +136,7 @@ def test_resume_after_kill_runs_every_trial_once(finished_run):
 def _final_values_from_trainer_logs(folder: Path) -> dict[int, tuple[float, float]]:
     """(val_acc, num_params) of each trial, read from the trainer's own stdout."""
     values = {}
-    for log in (folder / "runs" / "tiny").glob("trial_*/mlp-trial-*/*/*/stdout.log"):
+    for log in (folder / "runs").glob("tiny*/trial_*/**/stdout.log"):
         text = log.read_text()
         index = int(re.search(r"trial_(\d+)", str(log)).group(1))
         accs = re.findall(r"val_acc=([0-9.]+)", text)

@@ -318,8 +318,8 @@ def _drive(
     )
     if log_root:
         console.print(
-            f"Trial logs: {escape(str(Path(log_root) / experiment.name))}/trial_NNNN/ "
-            "(stdout.log, stderr.log, tensorboard/)"
+            f"Trial logs: under {escape(str(log_root))}/, one trial_NNNN/ folder "
+            "per trial (stdout.log, stderr.log, tensorboard/)"
         )
     if built.time_limit_by == "ttl":
         console.print(
@@ -468,11 +468,18 @@ def _announce_dataset(
     """Print once which data set the trainer used (``dataset=...`` in its log)."""
     if said[0] or not log_root:
         return
-    for log in sorted(Path(log_root, name).glob("trial_*/*/*/*/stdout.log")):
+    root = Path(log_root)
+    # The trainer's own record (dataset.txt: name on the first line), else its
+    # stdout ("dataset=digits").
+    logs = sorted(root.rglob("dataset.txt")) + sorted(root.rglob("stdout.log"))
+    for log in logs:
         try:
-            match = _DATASET.search(log.read_text(encoding="utf-8", errors="replace"))
+            text = log.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
+        if log.name == "dataset.txt":
+            text = f"dataset={text.split()[0]}" if text.strip() else ""
+        match = _DATASET.search(text)
         if match:
             word = match.group(1).lower()
             display.line(f"Data set: {escape(_DATASET_WORDS.get(word, word))}.")
