@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -33,6 +34,54 @@ from typing import Any
 _lock = threading.Lock()
 _live: Any = None  # the shared rich.progress.Progress while a task is open
 _open_tasks = 0
+_listeners: list[Callable[[str, str, float, float | None], None]] = []
+
+
+@contextmanager
+def observe(
+    listener: Callable[[str, str, float, float | None], None],
+) -> Iterator[None]:
+    """Send every task's progress to ``listener`` instead of drawing bars.
+
+    ``listener(event, description, completed, total)`` is called with event
+    ``"start"``, ``"advance"`` or ``"end"``. While a listener is registered no
+    bar is drawn (a command line with its own live display uses this to show
+    "SAAS fit (outcome 1/2) 128/384" in its status line). Removed when the
+    block ends.
+    """
+    with _lock:
+        _listeners.append(listener)
+    try:
+        yield
+    finally:
+        with _lock:
+            _listeners.remove(listener)
+
+
+def _notify(
+    event: str, description: str, completed: float, total: float | None
+) -> None:
+    for listener in list(_listeners):
+        # A display must never break the work it shows.
+        with contextlib.suppress(Exception):
+            listener(event, description, completed, total)
+
+
+@contextmanager
+def _observed_task(
+    description: str, total: float | None
+) -> Iterator[Callable[[float], None]]:
+    done = [0.0]
+
+    def advance(units: float = 1.0) -> None:
+        done[0] += units
+        _notify("advance", description, done[0], total)
+
+    _notify("start", description, 0.0, total)
+    try:
+        yield advance
+    finally:
+        _notify("end", description, done[0], total)
 
 
 def progress_enabled() -> bool:
@@ -89,6 +138,10 @@ def progress_task(
         enabled: Force the display on or off.
     """
     global _live, _open_tasks
+    if _listeners and enabled is not False:
+        with _observed_task(description, total) as advance:
+            yield advance
+        return
     show = progress_enabled() if enabled is None else enabled
     if not show:
         yield lambda _units=1.0: None

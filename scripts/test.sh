@@ -21,6 +21,8 @@ if [[ -z "${FAST:-}" ]]; then
   # Slurm test cluster packages and iproute2 for the Ray namespace (the
   # fixtures start and stop the daemons)
   "$PY" -c "from ax_nas_plugins.testing import slurm_cluster as s; s.install()"
+  # The report's HTML is checked in a real headless browser (tests/test_cli_run.py).
+  command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 fi
 
 MARKS=()
