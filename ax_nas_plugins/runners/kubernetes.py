@@ -53,20 +53,6 @@ if TYPE_CHECKING:
     from torchx.schedulers.api import DescribeAppResponse
     from torchx.specs import AppDef
 
-POD_KEYS = frozenset(
-    {
-        "namespace",
-        "image",
-        "service_account",
-        "priority_class",
-        "node_selector",
-        "tolerations",
-        "image_pull_secrets",
-        "env",
-        "secrets",
-        "log_volume",
-    }
-)
 _STR = (
     "namespace",
     "image",
@@ -199,7 +185,6 @@ class K8sJobRunner(_KubernetesRunner):
 
     scheduler = "k8s_job"
     plugin_name = "k8s_job"
-    cfg_keys = POD_KEYS | {"ttl_seconds_after_finished"}
 
     def _check_options(self) -> None:
         super()._check_options()
@@ -232,7 +217,6 @@ class TorchXKubernetesRunner(_KubernetesRunner):
 
     scheduler = "kubernetes"
     plugin_name = "torchx_kubernetes"
-    cfg_keys = POD_KEYS | {"queue"}
 
     def _scheduler_cfg(self, log_dir: str) -> dict[str, Any]:
         return {"queue": "default", **super()._scheduler_cfg(log_dir)}

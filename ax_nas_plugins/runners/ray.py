@@ -58,15 +58,6 @@ class TorchXRayRunner(TorchXJobRunner):
     plugin_name = "torchx_ray"
     #: Scheduler options the runner sets per trial (refused in ``cfg``).
     managed_cfg = frozenset({"log_dir", "exclude_dir"})
-    cfg_keys = frozenset(
-        {
-            "dashboard_address",
-            "working_dir",
-            "runtime_env",
-            "requirements",
-            "cluster_name",
-        }
-    )
 
     def _check_options(self) -> None:
         super()._check_options()
@@ -201,12 +192,3 @@ class TorchXRayRunner(TorchXJobRunner):
             return None
         per_trial = float(self._live.get("cpus_per_trial", 1.0))
         return max(0, int(total // per_trial) - live)
-
-    def poll_available_capacity(self) -> int:
-        """:meth:`_backend_capacity` capped by the base rule (``max_concurrent``);
-        the base rule alone when Ray does not say."""
-        base = super().poll_available_capacity()
-        slots = self._backend_capacity()
-        if slots is None:
-            return base
-        return slots if base < 0 else min(base, slots)

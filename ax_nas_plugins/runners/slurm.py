@@ -56,21 +56,20 @@ class TorchXSlurmRunner(TorchXJobRunner):
 
     scheduler = "slurm"
     plugin_name = "torchx_slurm"
-    cfg_keys = frozenset(
-        {
-            "partition",
-            "time",
-            "comment",
-            "constraint",
-            "mail-user",
-            "mail-type",
-            "job_dir",
-        }
+    #: Options that must be strings (TorchX declares them so).
+    _str_keys = (
+        "partition",
+        "time",
+        "comment",
+        "constraint",
+        "mail-user",
+        "mail-type",
+        "job_dir",
     )
 
     def _check_options(self) -> None:
         super()._check_options()
-        for key in self.cfg_keys:
+        for key in self._str_keys:
             value = self.cfg.get(key)
             if value is not None and not isinstance(value, str):
                 raise RunnerError(
@@ -173,12 +172,3 @@ class TorchXSlurmRunner(TorchXJobRunner):
             return None
         per_trial = int(self._live.get("cpus_per_trial", 1))
         return max(0, (idle - pending) // per_trial)
-
-    def poll_available_capacity(self) -> int:
-        """The backend's free slots (:meth:`_backend_capacity`), capped by the
-        base rule (``max_concurrent``); the base rule when Slurm cannot be asked."""
-        base = super().poll_available_capacity()
-        slots = self._backend_capacity()
-        if slots is None:
-            return base
-        return slots if base < 0 else min(base, slots)
