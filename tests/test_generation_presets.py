@@ -20,7 +20,13 @@ def nodes(gs):
     return list(gs.nodes_by_name.values())
 
 
-TINY_NUTS = {"warmup_steps": 16, "num_samples": 16, "thinning": 4, "max_tree_depth": 4}
+TINY_NUTS = {
+    "fit": "nuts",
+    "warmup_steps": 16,
+    "num_samples": 16,
+    "thinning": 4,
+    "max_tree_depth": 4,
+}
 
 
 # ------------------------------------------------------------------ helpers
