@@ -76,6 +76,9 @@ def test_both_presets_are_one_factory_with_their_own_defaults():
         anp.generation_strategy("saasbo", jit_compile=True)
     with pytest.raises(ValueError, match="fit must be one of 'nuts', 'map'"):
         anp.generation_strategy("saasbo_fast", fit="laplace")
+    with pytest.raises(ValueError, match="warmup_steps only apply to fit='nuts'"):
+        anp.generation_strategy("saasbo_fast", warmup_steps=64)  # default fit: map
+    anp.generation_strategy("saasbo_fast", fit="nuts", warmup_steps=64)
 
 
 def test_building_presets_leaves_torch_threads_alone():
@@ -136,8 +139,8 @@ def test_map_fit_runs_the_map_saas_ensemble_on_a_nas_space():
 
     exp = make_experiment(nas_space(), objectives=("acc", "size"))
     gs = anp.generation_strategy(
-        "saasbo_fast", experiment=exp, fit="map", num_initial_trials=4, seed=0
-    )
+        "saasbo_fast", experiment=exp, num_initial_trials=4, seed=0
+    )  # MAP is saasbo_fast's default fit
     seen = set()
     for i in range(5):
         trial, gr = step(exp, gs)

@@ -23,7 +23,8 @@ kept) on BoTorch's own ``SaasPyroModel.sample``, but
   restart, starts cold.
 
 Nothing here changes process-wide state unless asked: JAX's persistent cache
-is turned on only by ``jax_cache_dir`` (see :func:`fit_nas_saas`). The class
+is turned on only by ``jax_cache_dir`` (see :func:`fit_nas_saas`); the one
+exception, bounding memory, is :data:`CLEAR_JAX_CACHES_EVERY`. The class
 is registered with Ax's model registry so a generation strategy that names it
 is stored and loaded like one naming BoTorch's class. Importing this module
 does not import JAX (a stored strategy loads without the ``saasbo`` extra).
@@ -31,6 +32,7 @@ does not import JAX (a stored strategy loads without the ``saasbo`` extra).
 
 from __future__ import annotations
 
+import itertools
 import threading
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -60,6 +62,14 @@ _LATENT_SITES = (
 #: Options that strategies stored by ax-nas-plugins 0.1 carry and that no longer
 #: mean anything (``jit_compile`` was never honoured; NumPyro's bar is never shown).
 _RETIRED_OPTIONS = ("jit_compile", "disable_progbar")
+#: JAX keeps the traced programs of every fit in memory (about 70 MB per fit of
+#: 30 inputs: NumPyro builds new closures per fit); a run crashed with "LLVM
+#: ERROR: Unable to allocate section memory" after about 60 fits. So every this
+#: many fits, JAX's in-memory caches are cleared (``jax.clear_caches``, public:
+#: other JAX code of the process recompiles on its next call, nothing else
+#: changes). The one deliberate process-wide effect of a fit.
+CLEAR_JAX_CACHES_EVERY = 16
+_fit_count = itertools.count(1)
 
 
 class NasSaasGP(SaasFullyBayesianSingleTaskGP):
@@ -279,6 +289,10 @@ def fit_nas_saas(
     if jax_cache_dir is not None:
         use_jax_compilation_cache(jax_cache_dir)
         quiet = _compat.quiet_xla_log()  # cache loads log spurious XLA errors
+    if next(_fit_count) % CLEAR_JAX_CACHES_EVERY == 0:
+        import jax
+
+        jax.clear_caches()
     data = _pad(pm)
     key = (warm_start_key, data.dim, _outcome_fingerprint(model))
     with quiet:
