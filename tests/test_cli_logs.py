@@ -29,6 +29,20 @@ def _terminal_handlers(name: str) -> list[logging.StreamHandler]:
     ]
 
 
+def _swap_streams(handlers, new):
+    """Point each handler at ``new`` (one stream or a list); return the old ones.
+
+    ``StreamHandler.stream`` is set directly, not through ``setStream``: that
+    flushes the old stream, which may be a CliRunner capture already closed
+    when an earlier in-process CLI test first imported Ax.
+    """
+    old = [h.stream for h in handlers]
+    targets = new if isinstance(new, list) else [new] * len(handlers)
+    for h, stream in zip(handlers, targets, strict=True):
+        h.stream = stream
+    return old
+
+
 @pytest.mark.parametrize("name", ["ax.orchestration.orchestrator", "botorch"])
 def test_info_goes_to_the_file_only(tmp_path, name):
     import ax.utils.common.logger  # noqa: F401  (Ax's stderr handler)
@@ -38,7 +52,7 @@ def test_info_goes_to_the_file_only(tmp_path, name):
     terminal = io.StringIO()
     handlers = _terminal_handlers(name)
     assert handlers, f"{name} has no stderr handler of its own any more"
-    streams = [h.setStream(terminal) for h in handlers]
+    streams = _swap_streams(handlers, terminal)
     log = tmp_path / "ax-nas.log"
     before = _logger(name).level
     try:
@@ -46,8 +60,7 @@ def test_info_goes_to_the_file_only(tmp_path, name):
             _logger(name).info("fitting, quietly")
             _logger(name).error("a real error")
     finally:
-        for h, s in zip(handlers, streams, strict=True):
-            h.setStream(s)
+        _swap_streams(handlers, streams)
     shown = terminal.getvalue()
     assert "fitting, quietly" not in shown
     assert "a real error" in shown
@@ -62,11 +75,10 @@ def test_verbose_shows_everything(tmp_path):
 
     terminal = io.StringIO()
     handlers = _terminal_handlers("ax")
-    streams = [h.setStream(terminal) for h in handlers]
+    streams = _swap_streams(handlers, terminal)
     try:
         with scoped_logs(tmp_path / "x.log", verbose=True):
             _logger("ax.core.anything").warning("shown when verbose")
     finally:
-        for h, s in zip(handlers, streams, strict=True):
-            h.setStream(s)
+        _swap_streams(handlers, streams)
     assert "shown when verbose" in terminal.getvalue()

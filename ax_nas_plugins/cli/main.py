@@ -110,10 +110,24 @@ def plugins(
         raise typer.Exit(1)
 
 
-#: Set by commands with --verbose before they run (the CLI is one process).
-_VERBOSE = [False]
-#: Set when Ctrl-C ended a run (main() then leaves without interpreter teardown).
-_INTERRUPTED = [False]
+class _CliState:
+    """What one ``ax-nas`` process remembers between a command and ``main()``."""
+
+    #: Set by commands with --verbose before they run.
+    verbose: bool = False
+    #: Set when Ctrl-C ended a run (main() then leaves without interpreter teardown).
+    interrupted: bool = False
+
+
+_STATE = _CliState()
+
+#: The two options every search command takes.
+NoReportOption = Annotated[
+    bool, typer.Option("--no-report", metavar="", help="Skip the final report.")
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", metavar="", help="Show Ax's own logs.")
+]
 
 
 def _err_console() -> Any:
@@ -140,10 +154,10 @@ def _run_guarded(work: Any, translate: Any = None) -> Any:
     from ax_nas_plugins.errors import AxNasError
 
     try:
-        with scoped_logs(None, verbose=_VERBOSE[0]):
+        with scoped_logs(None, verbose=_STATE.verbose):
             return work()
     except Interrupted as exc:
-        _INTERRUPTED[0] = True
+        _STATE.interrupted = True
         raise typer.Exit(130) from exc
     except ConfigError as exc:
         raise _fail(translate(exc) if translate else str(exc)) from exc
@@ -267,14 +281,8 @@ def demo(
             help="Print the demo's config (YAML, with these options) and exit.",
         ),
     ] = False,
-    no_report: Annotated[
-        bool,
-        typer.Option("--no-report", metavar="", help="Skip the final report."),
-    ] = False,
-    verbose: Annotated[
-        bool,
-        typer.Option("--verbose", metavar="", help="Show Ax's own logs."),
-    ] = False,
+    no_report: NoReportOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the NAS demo (the bundled config demo.yaml) on local processes and SQLite."""
     from pathlib import Path
@@ -284,7 +292,7 @@ def demo(
 
     console = _console()
     folder = Path(workdir)
-    _VERBOSE[0] = verbose
+    _STATE.verbose = verbose
 
     def work() -> Any:
         if resume:
@@ -350,14 +358,8 @@ def run(
         str | None,
         typer.Option("--dir", help="Run folder (default ./<name in the config>)."),
     ] = None,
-    no_report: Annotated[
-        bool,
-        typer.Option("--no-report", metavar="", help="Skip the final report."),
-    ] = False,
-    verbose: Annotated[
-        bool,
-        typer.Option("--verbose", metavar="", help="Show Ax's own logs."),
-    ] = False,
+    no_report: NoReportOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run a search from a config file; everything is stored in the run folder."""
     from pathlib import Path
@@ -366,7 +368,7 @@ def run(
     from ax_nas_plugins.config import load_config
 
     console = _console()
-    _VERBOSE[0] = verbose
+    _STATE.verbose = verbose
 
     def work() -> Any:
         cfg = load_config(config)
@@ -407,14 +409,8 @@ def resume_cmd(
     trials: Annotated[
         int | None, typer.Option(help="New total of trials (default: the config's).")
     ] = None,
-    no_report: Annotated[
-        bool,
-        typer.Option("--no-report", metavar="", help="Skip the final report."),
-    ] = False,
-    verbose: Annotated[
-        bool,
-        typer.Option("--verbose", metavar="", help="Show Ax's own logs."),
-    ] = False,
+    no_report: NoReportOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Continue a run after a stop or a crash: running trials are found, none re-run."""
     from pathlib import Path
@@ -422,7 +418,7 @@ def resume_cmd(
     from ax_nas_plugins.cli import _session
 
     console = _console()
-    _VERBOSE[0] = verbose
+    _STATE.verbose = verbose
     if trials is not None and trials < 1:
         raise _fail(f"--trials: must be 1 or more, got {trials}.")
     outcome = _run_guarded(
@@ -539,7 +535,7 @@ def main() -> None:
     try:
         app()
     except SystemExit as exc:
-        if _INTERRUPTED[0]:
+        if _STATE.interrupted:
             # Leave at once: every change is already stored, and the handles
             # of the still-running trainers would only warn at teardown.
             sys.stdout.flush()
