@@ -61,6 +61,10 @@ def _deployed(workdir):
     return out
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_demo_interrupt_resume_report(tmp_path):
     workdir = tmp_path / "demo"
@@ -78,6 +82,10 @@ def test_demo_interrupt_resume_report(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
+        # A shell's background job (`cmd &` without job control, as in some CI
+        # runners) starts with SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt; a terminal's Ctrl-C is what this test is about.
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 600
     while not _deployed(workdir) and first.poll() is None:
