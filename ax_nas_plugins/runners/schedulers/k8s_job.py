@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -541,25 +542,11 @@ class K8sJobScheduler(Scheduler[dict]):
         except ApiException as exc:
             if exc.status != 404:
                 raise
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self._batch().read_namespaced_job(name, ns)
-                job_gone = False
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                job_gone = True
-            pods = self._pods(ns, name)
-            if job_gone and not pods:
-                return {"confirmed_gone": True, "propagation": "Foreground"}
-            if time.monotonic() > deadline:
-                return {
-                    "confirmed_gone": False,
-                    "propagation": "Foreground",
-                    "pods_left": [p.metadata.name for p in pods],
-                }
-            time.sleep(0.2)
+        return wait_until_gone(
+            lambda: self._batch().read_namespaced_job(name, ns),
+            lambda: self._pods(ns, name),
+            timeout,
+        )
 
     def list(self) -> list[ListAppResponse]:
         ns = "default"
@@ -575,3 +562,34 @@ class K8sJobScheduler(Scheduler[dict]):
 def create_scheduler(session_name: str, **kwargs: Any) -> K8sJobScheduler:
     """TorchX entry point (``torchx.schedulers``: ``k8s_job``)."""
     return K8sJobScheduler(session_name)
+
+
+def wait_until_gone(
+    read: Callable[[], Any], pods: Callable[[], list[Any]], timeout: float
+) -> dict[str, Any]:
+    """Poll until ``read()`` answers 404 and ``pods()`` is empty, or ``timeout``.
+
+    Returns the stop facts (``confirmed_gone``, the propagation used, and the
+    pods left when not confirmed); any API error but 404 is raised.
+    """
+    from kubernetes.client.rest import ApiException
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            read()
+            gone = False
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            gone = True
+        left = pods()
+        if gone and not left:
+            return {"confirmed_gone": True, "propagation": "Foreground"}
+        if time.monotonic() > deadline:
+            return {
+                "confirmed_gone": False,
+                "propagation": "Foreground",
+                "pods_left": [p.metadata.name for p in left],
+            }
+        time.sleep(0.2)

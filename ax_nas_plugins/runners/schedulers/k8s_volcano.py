@@ -12,7 +12,6 @@ are gone.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from torchx.schedulers.api import AppDryRunInfo, DescribeAppResponse
@@ -28,6 +27,7 @@ from ax_nas_plugins.runners.schedulers.k8s_job import (
     kube_client,
     label_value,
     pod_reason,
+    wait_until_gone,
 )
 
 _VC = {"group": "batch.volcano.sh", "version": "v1alpha1", "plural": "jobs"}
@@ -123,22 +123,8 @@ class VolcanoScheduler(KubernetesScheduler):
         except ApiException as exc:
             if exc.status != 404:
                 raise
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                api.get_namespaced_custom_object(namespace=ns, name=name, **_VC)
-                gone = False
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                gone = True
-            pods = self._pods(ns, name)
-            if gone and not pods:
-                return {"confirmed_gone": True, "propagation": "Foreground"}
-            if time.monotonic() > deadline:
-                return {
-                    "confirmed_gone": False,
-                    "propagation": "Foreground",
-                    "pods_left": [p.metadata.name for p in pods],
-                }
-            time.sleep(0.2)
+        return wait_until_gone(
+            lambda: api.get_namespaced_custom_object(namespace=ns, name=name, **_VC),
+            lambda: self._pods(ns, name),
+            timeout,
+        )
