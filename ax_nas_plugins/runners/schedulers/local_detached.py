@@ -56,7 +56,7 @@ from torchx.specs.api import (
     runopts,
 )
 
-from ax_nas_plugins.runners import _proc
+from ax_nas_plugins.runners import _proc, _records
 from ax_nas_plugins.runners.schedulers._opts import KILL_GRACE_S, add_kill_grace_s
 
 SUPERVISOR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_supervise.py")
@@ -118,19 +118,9 @@ class LocalDetachedRequest:
         }
 
 
-def _write_json(path: str, data: Any) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
-
-
-def _read_json(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+# one atomic JSON writer and one tolerant reader for every runner file
+_write_json = _records.write_json
+_read_json = _records.read_json
 
 
 def default_index_dir() -> str:
