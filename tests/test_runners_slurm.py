@@ -239,11 +239,14 @@ def test_stop_cancels_and_capacity_follows_idle_cpus(slurm_cluster, workdir):
     wait_for(lambda: runner.poll_available_capacity() == 2, 60, "CPUs to be idle")
 
 
-def _orchestrate(mode, workdir, total, spec):
+def _orchestrate(mode, workdir, total, spec, fault=None, name="slurm_resume"):
     args = [sys.executable, str(REPO / "tests" / "scripts" / "cluster_orchestrate.py")]
-    args += [mode, str(workdir / "nas.db"), "slurm_resume", str(total)]
+    args += [mode, str(workdir / "nas.db"), name, str(total)]
     args.append(json.dumps(spec))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("AX_NAS_FAULT", None)
+    if fault:
+        env["AX_NAS_FAULT"] = fault  # the orchestrator SIGKILLs itself there
     return subprocess.Popen(
         args,
         cwd=workdir,
@@ -314,3 +317,43 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(slurm_cluster, workdir):
     assert running, "the kill should have caught a running trial"
     for name, pid in running.items():  # re-attached: the same job wrote the result
         assert json.loads((root / name / "result.json").read_text())["pid"] == pid
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_kill_between_sbatch_and_record_adopts_the_job(slurm_cluster, workdir):
+    """The orchestrator dies right after ``sbatch`` returned, before the job
+    id reached the record (fault ``after_submit``): the resumed run finds
+    the job by its batch script's path and adopts it; no trial is submitted
+    twice."""
+    total = 3
+    spec = {
+        "runner": "torchx_slurm",
+        "component": JOB,
+        "component_const_params": {"steps": 2, "pause": 0.2},
+        "cfg": {"partition": "debug", "time": "10"},
+        "log_root": str(workdir / "runs"),
+    }
+    made = dict(spec)
+    root = Path(
+        anp.runner(made.pop("runner"), **made).trial_log_dir("slurm_window", 0)
+    ).parent
+    first = _orchestrate(
+        "start", workdir, total, spec, "after_submit@1", "slurm_window"
+    )
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == -signal.SIGKILL, err[-3000:]
+    record = json.loads((root / "trial_0001" / "job.json").read_text())
+    assert record["state"] == "starting" and not record["app_id"], record
+    second = _orchestrate("resume", workdir, total, spec, name="slurm_window")
+    out, err = second.communicate(timeout=600)
+    assert second.returncode == 0, err[-4000:]
+    got = json.loads(out.strip().splitlines()[-1])
+    assert got["status"] == {str(i): "COMPLETED" for i in range(total)}, got
+    acct = slurm_cluster.client("sacct", "-n", "-X", "-P", "-o", "JobID,SubmitLine")
+    scripts = [ln.rsplit(" ", 1)[-1] for ln in acct.split("\n") if ln.strip()]
+    for i in range(total):  # one sbatch per trial folder, the killed one included
+        script = str(root / f"trial_{i:04d}" / "torchx-sbatch.sh")
+        assert scripts.count(script) == 1, (i, acct)
+    record = json.loads((root / "trial_0001" / "job.json").read_text())
+    assert record["app_id"] and record["state"] != "starting", record

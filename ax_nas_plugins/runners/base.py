@@ -41,8 +41,9 @@ schedulers) as a small subclass:
   is known before submitting (default: ``dryrun_info.request.app_id``);
   ``_job_started(meta)``: for a ``starting`` record, whether that job exists
   (default: the backend describes it). A backend whose ids come only from
-  the submission (Slurm) can find the job by the record's ``intent`` token,
-  put in the job's name or labels in ``_prepare_app``.
+  the submission (Slurm) finds a job submitted for a ``starting`` record
+  without an id in ``_find_submitted(record, log_dir)`` (Slurm: by the
+  batch script's path in the trial's folder).
 - ``_describe_many(metas)`` (one backend call for many jobs),
   ``_log_tail(meta, lines)``, ``_cancel(meta)`` (end the job and confirm).
 - ``_backend_capacity()``: free slots as the backend reports them (idle CPUs
@@ -310,6 +311,16 @@ class TorchXJobRunner(Runner):
                 f"started (the backend could not be asked: {desc}); retry later."
             )
         return desc is not None
+
+    def _find_submitted(self, record: dict[str, Any], log_dir: str) -> str | None:
+        """For a ``starting`` record without an app id: the id of a job that
+        was submitted for it anyway (the orchestrator died between the
+        backend's answer and the record), found by what the job carries.
+
+        Default: None (backends whose ids are chosen before submitting never
+        need it). A backend that cannot be asked raises :class:`RunnerError`.
+        """
+        return None
 
     def _backend_capacity(self) -> int | None:
         """Free slots as the backend reports them, or None (unknown). Default: None."""
@@ -604,8 +615,11 @@ class TorchXJobRunner(Runner):
             if record["state"] != _records.ENDED:
                 _records.index_add(self.log_root, log_dir)
             return dict(record["run_metadata"], adopted=True)
-        if not app_id:
-            return None  # the backend gives ids only when submitting: start afresh
+        if not app_id:  # the backend gives ids only when submitting
+            app_id = self._find_submitted(record, log_dir)
+            if not app_id:
+                return None  # no job carries this trial's mark: start afresh
+            record["app_id"] = app_id
         meta = self._metadata(app_id, log_dir, float(record.get("intent_at", 0.0)))
         # a "starting" record a capacity count saw end had a job: adopt it
         if record["state"] != _records.ENDED and not self._job_started(meta):

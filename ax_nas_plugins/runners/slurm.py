@@ -130,6 +130,33 @@ class TorchXSlurmRunner(TorchXJobRunner):
             out[index] = None if job is None else to_response(job)
         return out
 
+    def _find_submitted(self, record: dict[str, Any], log_dir: str) -> str | None:
+        """The job ``sbatch`` made from this trial's batch script, if any.
+
+        Slurm gives a job its id only when ``sbatch`` returns; an
+        orchestrator killed right then leaves a ``starting`` record without
+        an id. The batch script's path (``<log_dir>/torchx-sbatch.sh``) is
+        unique to the trial, and Slurm keeps it (``squeue`` ``%o``,
+        ``sacct`` ``SubmitLine``), so that job is adopted instead of
+        submitting a second one. With several (a run of 0.1 submitted
+        again), the newest is adopted.
+        """
+        import os
+
+        from ax_nas_plugins.runners.schedulers.slurm_shared import jobs_with_script
+
+        script = os.path.join(os.path.abspath(log_dir), "torchx-sbatch.sh")
+        if not os.path.exists(script):
+            return None  # killed before the script was written: nothing submitted
+        try:
+            ids = jobs_with_script(script, since=record.get("intent_at"))
+        except Exception as exc:
+            raise RunnerError(
+                f"torchx_slurm: cannot tell whether trial {record.get('trial_index')}"
+                f"'s job was submitted (squeue/sacct failed: {exc}); retry later."
+            ) from exc
+        return ids[-1] if ids else None
+
     def _log_tail(self, meta: dict[str, Any], lines: int) -> list[str]:
         import glob
         import os

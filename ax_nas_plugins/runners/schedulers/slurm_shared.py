@@ -180,6 +180,35 @@ def query_jobs(job_ids: list[str]) -> dict[str, SlurmJob | None]:
     return result
 
 
+def jobs_with_script(script: str, since: float | None = None) -> list[str]:
+    """Ids of the jobs whose batch script is ``script`` (an absolute path).
+
+    The rule: ``squeue --states=all`` (jobs ``slurmctld`` still holds,
+    command ``%o``) and ``sacct`` (jobs of the accounting database submitted
+    since ``since``, a Unix time; by default since midnight, as ``sacct``
+    does; its ``SubmitLine`` ends with the script) are both asked, because
+    each forgets what the other keeps. Hetjob components give the leader's
+    id (``12+1`` -> ``12``). Sorted, oldest first. Raises when a client
+    cannot reach the cluster.
+    """
+    found: set[str] = set()
+    out = _run(["squeue", "-h", "--states=all", "-o", "%i|%o"])
+    for line in out.splitlines():
+        job_id, _, command = line.strip().partition("|")
+        if command == script:
+            found.add(job_id.split("+")[0])
+    args = ["sacct", "-n", "-X", "--parsable2", "--format=JobID,SubmitLine"]
+    if since is not None:
+        start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since - 60))
+        args.append(f"--starttime={start}")
+    for line in _run(args).splitlines():
+        job_id, _, submit_line = line.strip().partition("|")
+        submit_line = submit_line.rstrip()
+        if submit_line == script or submit_line.endswith(" " + script):
+            found.add(job_id.split("+")[0])
+    return sorted(found, key=lambda i: int(i) if i.isdigit() else 0)
+
+
 def idle_cpus(partition: str | None) -> tuple[int, int]:
     """(idle CPUs, CPUs wanted by pending jobs) of ``partition`` (default: the
     cluster's default partition)."""
