@@ -13,7 +13,9 @@ person reads. App ids are ``<namespace>:<job name>``, as in TorchX's
 ``kubernetes`` scheduler.
 
 Registered as a TorchX scheduler (entry point group ``torchx.schedulers``,
-name ``k8s_job``), so ``torchx run -s k8s_job ...`` works too.
+name ``k8s_job``), so ``torchx run -s k8s_job ...`` works too. TorchX uses
+only that group once anything is registered in it, so the pack lists
+TorchX's own schedulers there again (``pyproject.toml``).
 """
 
 from __future__ import annotations
