@@ -284,10 +284,12 @@ def main() -> None:
 
     with open("/proc/meminfo") as fh:
         mem_gib = int(fh.readline().split()[1]) / 2**20
+    load = os.getloadavg()[1]
     machine = (
         f"{platform.platform()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, {mem_gib:.0f} GiB, no GPU; shared with up to "
-        "3 other jobs (the CPU may have been busy)"
+        f"{os.cpu_count()} CPUs, {mem_gib:.0f} GiB, no GPU; 5-minute load "
+        f"average {load:.1f} at the end (other jobs shared the CPUs when it "
+        "is above the CPU count: timings are then pessimistic)"
     )
     payload = {
         "benchmark": "runner_overhead",
