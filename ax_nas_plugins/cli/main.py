@@ -213,10 +213,12 @@ def _console() -> Any:
     return Console(highlight=False, soft_wrap=True)
 
 
-def _demo_help(option: str, text: str) -> str:
+def _demo_option(option: str, text: str) -> Any:
+    """A ``--<option>`` of ``ax-nas demo`` whose help names demo.yaml's default."""
     from ax_nas_plugins.demo import demo_defaults
 
-    return f"{text} (default {demo_defaults()[option]}, from demo.yaml)"
+    help_text = f"{text} (default {demo_defaults()[option]}, from demo.yaml)"
+    return typer.Option(help=help_text, show_default=False)
 
 
 @app.command("demo")
@@ -227,43 +229,27 @@ def demo(
     ] = "ax_nas_demo",
     trials: Annotated[
         int | None,
-        typer.Option(
-            help=_demo_help("trials", "Total trials of the search."), show_default=False
-        ),
+        _demo_option("trials", "Total trials of the search."),
     ] = None,
     parallel: Annotated[
         int | None,
-        typer.Option(
-            help=_demo_help("parallel", "Trials running at once."), show_default=False
-        ),
+        _demo_option("parallel", "Trials running at once."),
     ] = None,
     max_epochs: Annotated[
         int | None,
-        typer.Option(
-            help=_demo_help("max_epochs", "Upper bound of `epochs`."),
-            show_default=False,
-        ),
+        _demo_option("max_epochs", "Upper bound of `epochs`."),
     ] = None,
     generation: Annotated[
         str | None,
-        typer.Option(
-            help=_demo_help("generation", "Generation-strategy plugin name."),
-            show_default=False,
-        ),
+        _demo_option("generation", "Generation-strategy plugin name."),
     ] = None,
     early_stopping: Annotated[
         str | None,
-        typer.Option(
-            help=_demo_help("early_stopping", "Early-stopping plugin name, or 'none'."),
-            show_default=False,
-        ),
+        _demo_option("early_stopping", "Early-stopping plugin name, or 'none'."),
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option(
-            help=_demo_help("seed", "Seed of the generation strategy."),
-            show_default=False,
-        ),
+        _demo_option("seed", "Seed of the generation strategy."),
     ] = None,
     resume: Annotated[
         bool,
