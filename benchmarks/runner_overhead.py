@@ -66,31 +66,9 @@ def _app(name: str, entrypoint: str, args: list[str]) -> specs.AppDef:
 
 
 def _experiment(name: str, runner: Any):
-    from ax.core.experiment import Experiment
-    from ax.core.objective import Objective
-    from ax.core.optimization_config import OptimizationConfig
-    from ax.core.parameter import ParameterType, RangeParameter
-    from ax.core.search_space import SearchSpace
-    from ax.metrics.branin import BraninMetric
+    from ax_nas_plugins.testing.experiments import two_param_experiment
 
-    metric = BraninMetric(name="branin", param_names=["x1", "x2"], noise_sd=0.0)
-    return Experiment(
-        name=name,
-        search_space=SearchSpace(
-            [
-                RangeParameter("x1", ParameterType.FLOAT, -5.0, 10.0),
-                RangeParameter("x2", ParameterType.FLOAT, 0.0, 15.0),
-            ]
-        ),
-        optimization_config=OptimizationConfig(
-            objective=Objective(
-                expression="-branin",
-                metric_name_to_signature={"branin": metric.signature},
-            )
-        ),
-        metrics=[metric],
-        runner=runner,
-    )
+    return two_param_experiment(name, runner)
 
 
 class Timed:

@@ -94,14 +94,8 @@ def main() -> int:
 
 
 def _experiment(anp, name, log_root, max_conc, epochs, pause, counter):
-    from ax.core.experiment import Experiment
-    from ax.core.objective import Objective
-    from ax.core.optimization_config import OptimizationConfig
-    from ax.core.parameter import ParameterType, RangeParameter
-    from ax.core.search_space import SearchSpace
-    from ax.metrics.branin import BraninMetric
+    from ax_nas_plugins.testing.experiments import two_param_experiment
 
-    metric = BraninMetric(name="branin", param_names=["x1", "x2"], noise_sd=0.0)
     runner = anp.runner(
         "torchx_local",
         component="tests.faults._job:fault_job",
@@ -114,23 +108,7 @@ def _experiment(anp, name, log_root, max_conc, epochs, pause, counter):
         log_root=log_root,
         max_concurrent=int(max_conc),
     )
-    return Experiment(
-        name=name,
-        search_space=SearchSpace(
-            [
-                RangeParameter("x1", ParameterType.FLOAT, -5.0, 10.0),
-                RangeParameter("x2", ParameterType.FLOAT, 0.0, 15.0),
-            ]
-        ),
-        optimization_config=OptimizationConfig(
-            objective=Objective(
-                expression="-branin",
-                metric_name_to_signature={"branin": metric.signature},
-            )
-        ),
-        metrics=[metric],
-        runner=runner,
-    )
+    return two_param_experiment(name, runner)
 
 
 if __name__ == "__main__":

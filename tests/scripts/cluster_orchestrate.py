@@ -35,31 +35,13 @@ def main() -> None:
     )
     settings = anp.db_settings(db)
     if mode == "start":
-        from ax.core.experiment import Experiment
-        from ax.core.objective import Objective
-        from ax.core.optimization_config import OptimizationConfig
-        from ax.core.parameter import ParameterType, RangeParameter
-        from ax.core.search_space import SearchSpace
+        from ax_nas_plugins.testing.experiments import two_param_experiment
 
         spec = json.loads(spec_json)
         runner = anp.runner(spec.pop("runner"), **spec)
         loss = anp.metric("tensorboard", name="loss", lower_is_better=True)
-        experiment = Experiment(
-            name=name,
-            search_space=SearchSpace(
-                [
-                    RangeParameter("x1", ParameterType.FLOAT, 0.0, 1.0),
-                    RangeParameter("x2", ParameterType.FLOAT, 0.0, 1.0),
-                ]
-            ),
-            optimization_config=OptimizationConfig(
-                objective=Objective(
-                    expression="-loss",
-                    metric_name_to_signature={"loss": loss.signature},
-                )
-            ),
-            metrics=[loss],
-            runner=runner,
+        experiment = two_param_experiment(
+            name, runner, metric=loss, bounds=((0.0, 1.0), (0.0, 1.0))
         )
         orchestrator = Orchestrator(
             experiment=experiment,

@@ -32,14 +32,8 @@ def main() -> None:
     )
     settings = anp.db_settings(db)
     if mode == "start":
-        from ax.core.experiment import Experiment
-        from ax.core.objective import Objective
-        from ax.core.optimization_config import OptimizationConfig
-        from ax.core.parameter import ParameterType, RangeParameter
-        from ax.core.search_space import SearchSpace
-        from ax.metrics.branin import BraninMetric
+        from ax_nas_plugins.testing.experiments import two_param_experiment
 
-        metric = BraninMetric(name="branin", param_names=["x1", "x2"], noise_sd=0.0)
         const = {"sleep": float(sleep)}
         cfg = {"kill_grace_s": 2.0}
         if image:
@@ -51,23 +45,7 @@ def main() -> None:
             cfg=cfg,
             log_root=log_root,
         )
-        experiment = Experiment(
-            name=name,
-            search_space=SearchSpace(
-                [
-                    RangeParameter("x1", ParameterType.FLOAT, -5.0, 10.0),
-                    RangeParameter("x2", ParameterType.FLOAT, 0.0, 15.0),
-                ]
-            ),
-            optimization_config=OptimizationConfig(
-                objective=Objective(
-                    expression="-branin",
-                    metric_name_to_signature={"branin": metric.signature},
-                )
-            ),
-            metrics=[metric],
-            runner=runner,
-        )
+        experiment = two_param_experiment(name, runner)
         orchestrator = Orchestrator(
             experiment=experiment,
             generation_strategy=anp.generation_strategy("sobol", seed=0),
