@@ -399,7 +399,13 @@ def test_k8s_job_completes_with_tensorboard_in_the_log_volume(kubelet, tmp_path)
         "hostPath": {"path": str(log_root), "type": "DirectoryOrCreate"},
     } in vols
     tail = runner._log_tail(meta, 5)
-    assert any("step 3 loss" in line for line in tail)
+    # one list item per log line, decoded (kubernetes 36 would give "b'...'")
+    assert tail[0].startswith("--- pod tbjob-0-")
+    assert [line.split(" loss")[0] for line in tail[-3:]] == [
+        "step 1",
+        "step 2",
+        "step 3",
+    ]
     assert any(
         m == "GET" and "labelSelector=app.kubernetes.io%2Fmanaged-by" in p
         for m, p, _ in kubelet.requests
