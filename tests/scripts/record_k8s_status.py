@@ -106,9 +106,7 @@ class Recorder:
         log = None
         for pod in snap["pods"]:
             try:
-                log = self.core.read_namespaced_pod_log(
-                    pod["metadata"]["name"], self.ns
-                )
+                log = k8s_job.pod_log(self.core, pod["metadata"]["name"], self.ns)
             except ApiException as exc:
                 log = None if exc.status in (400, 404) else log
         record = {"server_version": self.version, **snap, "log": log}
