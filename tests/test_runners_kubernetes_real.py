@@ -4,7 +4,8 @@ Settings (environment): ``KUBECONFIG`` (required), ``AX_NAS_K8S_NAMESPACE``
 (default ``default``), ``AX_NAS_K8S_IMAGE`` (an image with ``python3`` the
 cluster can pull or already has; default ``python:3.11-slim``). Scenarios:
 a job that completes, one that fails (exit code and pod log in the
-reason), one stopped while it runs (Job and pod confirmed gone), a fresh
+reason), one OOM-killed, one whose image cannot be pulled (failed after
+``unknown_grace_s``), one stopped while it runs (Job and pod confirmed gone), a fresh
 runner object (a resumed process) that polls a finished job, a TensorBoard
 curve written in the pod and read by the ``tensorboard`` metric through a
 ``hostPath`` log volume, and a real Orchestrator SIGKILLed mid-run and
@@ -66,6 +67,8 @@ SCRIPT = (
     "print('job started', mode, flush=True)\n"
     "if mode == 'sleep':\n"
     "    time.sleep(300)\n"
+    "if mode == 'oom':\n"
+    "    chunks = [bytearray(16 * 2**20) for _ in range(16)]\n"
     "if mode == 'fail':\n"
     "    print('RuntimeError: failing on request', file=sys.stderr, flush=True)\n"
     "    sys.exit(3)\n"
@@ -139,7 +142,9 @@ def inline_job(log_dir: str, trial_index: int = 0, mode: str = "ok", **_: object
                 image=IMAGE,
                 entrypoint="python3",
                 args=["-c", SCRIPT, mode],
-                resource=specs.Resource(cpu=0.1, gpu=0, memMB=128),
+                resource=specs.Resource(
+                    cpu=0.1, gpu=0, memMB=32 if mode == "oom" else 128
+                ),
             )
         ],
     )
@@ -173,14 +178,16 @@ def tb_job(
     )
 
 
-def runner(mode: str, tmp_path):
+def runner(mode: str, tmp_path, **kw):
+    cfg = {"namespace": NS, "ttl_seconds_after_finished": 600, **kw.pop("cfg", {})}
     return anp.runner(
         "k8s_job",
         component="tests.test_runners_kubernetes_real:inline_job",
         component_const_params={"mode": mode},
-        cfg={"namespace": NS, "ttl_seconds_after_finished": 600},
+        cfg=cfg,
         log_root=str(tmp_path / "runs"),
         stop_timeout_s=120.0,
+        **kw,
     )
 
 
@@ -241,6 +248,32 @@ def test_real_job_failure_has_exit_code_and_log(tmp_path, cleanup):
     reason = r.poll_exception(trial)
     assert "exit code 3" in reason
     assert "RuntimeError: failing on request" in reason
+
+
+def test_real_oom_kill_is_a_failed_trial_with_reason(tmp_path, cleanup):
+    """A 32 MiB limit and a job that allocates 256 MiB (cgroup memory limit)."""
+    r = runner("oom", tmp_path)
+    trial = trial_of(r)
+    trial.run()
+    cleanup.append(trial.run_metadata["app_id"])
+    assert poll_until_terminal(r, [trial], 600) == {0: TrialStatus.FAILED}
+    assert "OOMKilled, exit code 137" in r.poll_exception(trial)
+
+
+def test_real_image_pull_backoff_fails_after_the_grace_period(tmp_path, cleanup):
+    r = runner(
+        "ok",
+        tmp_path,
+        cfg={"image": "registry.invalid/ax-nas/missing:1"},
+        unknown_grace_s=5.0,
+    )
+    trial = trial_of(r)
+    trial.run()
+    cleanup.append(trial.run_metadata["app_id"])
+    assert poll_until_terminal(r, [trial], 600) == {0: TrialStatus.FAILED}
+    reason = r.poll_exception(trial)
+    assert "ErrImagePull" in reason or "ImagePullBackOff" in reason
+    assert "registry.invalid/ax-nas/missing:1" in reason
 
 
 def test_real_job_stop_deletes_job_and_pod(tmp_path, cleanup):
