@@ -6,8 +6,7 @@ cluster: ``tests/fixtures/k8s_recorded/*.json`` holds Job and Pod objects
 recorded from Kubernetes v1.36.2 (see the README there); :func:`replayed`
 takes one, puts in the container's name, image and exit code, and the
 server stores it as the object's ``status``. Only the Volcano job status
-and the ``Running`` pod status are still written by hand here (no Volcano
-controller ran; a running pod's status is a phase and a start time).
+is still written by hand here (no Volcano controller ran).
 
 The runner talks to this server through the official ``kubernetes`` client
 exactly as it would to a cluster (kubeconfig, REST paths, label selectors,
@@ -346,27 +345,9 @@ class StandIn:
                 start_new_session=True,
             )
         self.procs[(ns, pod_name)] = proc
-        started = now()
-        self.set_status(
-            "pods",
-            ns,
-            pod_name,
-            {
-                "phase": "Running",
-                "startTime": started,
-                "containerStatuses": [
-                    {
-                        "name": cname,
-                        "ready": True,
-                        "restartCount": 0,
-                        "image": container["image"],
-                        "imageID": "",
-                        "started": True,
-                        "state": {"running": {"startedAt": started}},
-                    }
-                ],
-            },
-        )
+        # the recorded pod of "stopped" was read while it ran
+        status = replayed("stopped", container=cname, image=container["image"])
+        self.set_status("pods", ns, pod_name, status)
         code = proc.wait()
         if self.get("pods", ns, pod_name) is None:
             return  # deleted meanwhile
