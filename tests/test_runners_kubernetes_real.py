@@ -236,7 +236,8 @@ def test_real_job_completes_and_a_fresh_runner_sees_it(tmp_path, cleanup):
     assert poll_until_terminal(r, [trial], 600) == {0: TrialStatus.COMPLETED}
     fresh = runner("ok", tmp_path)
     assert fresh.poll_trial_status([trial]) == {TrialStatus.COMPLETED: {0}}
-    assert any("job done" in line for line in fresh._log_tail(trial.run_metadata, 5))
+    tail = fresh._log_tail(trial.run_metadata, 5)
+    assert tail[-2:] == ["job started ok", "job done"]  # decoded, line by line
 
 
 def test_real_job_failure_has_exit_code_and_log(tmp_path, cleanup):
