@@ -1,25 +1,31 @@
 """A small Kubernetes API-server stand-in for the Kubernetes runner tests.
 
-No registry this machine reaches ships a Kubernetes API server, and no real
-cluster was available to record from: the objects below are written by
-hand in the real API schema (``batch/v1`` Job, ``v1`` Pod, ``v1`` Secret,
-Volcano ``batch.volcano.sh/v1alpha1`` Job), and the runner talks to this
-server through the official ``kubernetes`` client exactly as it would to a
-cluster (kubeconfig, REST paths, label selectors, delete options, pod log).
+No registry this machine reaches ships a Kubernetes API server, so CI has
+no cluster. The status objects this server writes are replayed from a real
+cluster: ``tests/fixtures/k8s_recorded/*.json`` holds Job and Pod objects
+recorded from Kubernetes v1.36.2 (see the README there); :func:`replayed`
+takes one, puts in the container's name, image and exit code, and the
+server stores it as the object's ``status``. Only the Volcano job status
+is still written by hand here (no Volcano controller ran).
+
+The runner talks to this server through the official ``kubernetes`` client
+exactly as it would to a cluster (kubeconfig, REST paths, label selectors,
+delete options, pod log).
 
 The rule: a threaded HTTP server on 127.0.0.1 keeps objects in memory and
 serves these paths: create/get/list(labelSelector)/delete Jobs (batch/v1)
 and Volcano jobs (also ``/status``), list pods, pod ``log``
-(``tailLines``), create Secrets. Creating a Job makes its pod as the Job
-controller would (labels, ownerReferences). With ``run_pods=True`` it also
-plays the kubelet: it runs the container's ``command`` + ``args`` as a
-local process (env values and ``secretKeyRef``s resolved from the stored
-Secrets; a missing Secret gives ``CreateContainerConfigError``), moves the
-pod Pending -> Running -> Succeeded/Failed with the exit code, and sets the
-Job's ``Complete``/``Failed`` (``BackoffLimitExceeded``) condition. Delete
-honours ``propagationPolicy``: ``Foreground`` marks the Job deleting, kills
-and removes its pods, then removes the Job. :meth:`set_status` replays a
-status object on any stored object.
+(``tailLines``, served as ``text/plain`` as the real server does), create
+Secrets. Creating a Job makes its pod as the Job controller would (labels,
+ownerReferences). With ``run_pods=True`` it also plays the kubelet: it runs
+the container's ``command`` + ``args`` as a local process (env values and
+``secretKeyRef``s resolved from the stored Secrets; a missing Secret gives
+the recorded ``CreateContainerConfigError``), moves the pod Pending ->
+Running -> Succeeded/Failed with the exit code, and sets the Job's recorded
+``Complete``/``Failed`` (``BackoffLimitExceeded``) status. Delete honours
+``propagationPolicy``: ``Foreground`` marks the Job deleting, kills and
+removes its pods, then removes the Job. :meth:`set_status` replays a status
+object on any stored object.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 _NS = r"/namespaces/([^/]+)"
@@ -61,8 +68,53 @@ KINDS = {
 }
 
 
+RECORDED = Path(__file__).resolve().parent / "fixtures" / "k8s_recorded"
+_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def recorded(scenario: str) -> dict:
+    """One recorded scenario: ``job``, ``pods``, ``log``, ``server_version``."""
+    return json.loads((RECORDED / f"{scenario}.json").read_text())
+
+
+def _fresh_times(obj: object) -> object:
+    if isinstance(obj, dict):
+        return {k: _fresh_times(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_fresh_times(v) for v in obj]
+    return now() if isinstance(obj, str) and _TIME.match(obj) else obj
+
+
+def replayed(
+    scenario: str,
+    kind: str = "pod",
+    container: str | None = None,
+    image: str | None = None,
+    exit_code: int | None = None,
+    replace: dict[str, str] | None = None,
+) -> dict:
+    """The recorded ``status`` of the scenario's Job or Pod (``kind``), with
+    times set to now, the container's ``name``/``image``, a terminated
+    container's ``exitCode`` and ``replace`` (old -> new text in messages)."""
+    rec = recorded(scenario)
+    obj = rec["job"] if kind == "job" else rec["pods"][0]
+    status = _fresh_times(copy.deepcopy(obj["status"]))
+    for cs in status.get("containerStatuses") or []:
+        if container:
+            cs["name"] = container
+        if image:
+            cs["image"] = image
+        term = (cs.get("state") or {}).get("terminated")
+        if term and exit_code is not None:
+            term["exitCode"] = exit_code
+    text = json.dumps(status)
+    for old, new in (replace or {}).items():
+        text = text.replace(old, new)
+    return json.loads(text)
 
 
 def status_obj(code: int, reason: str, message: str) -> dict:
@@ -269,24 +321,12 @@ class StandIn:
                     "pods",
                     ns,
                     pod_name,
-                    {
-                        "phase": "Pending",
-                        "containerStatuses": [
-                            {
-                                "name": cname,
-                                "ready": False,
-                                "restartCount": 0,
-                                "image": container["image"],
-                                "imageID": "",
-                                "state": {
-                                    "waiting": {
-                                        "reason": "CreateContainerConfigError",
-                                        "message": f'secret "{ref["name"]}" not found',
-                                    }
-                                },
-                            }
-                        ],
-                    },
+                    replayed(
+                        "missing_secret",
+                        container=cname,
+                        image=container["image"],
+                        replace={"ax-nas-absent": ref["name"]},
+                    ),
                 )
                 return
             env[entry["name"]] = value
@@ -305,27 +345,9 @@ class StandIn:
                 start_new_session=True,
             )
         self.procs[(ns, pod_name)] = proc
-        started = now()
-        self.set_status(
-            "pods",
-            ns,
-            pod_name,
-            {
-                "phase": "Running",
-                "startTime": started,
-                "containerStatuses": [
-                    {
-                        "name": cname,
-                        "ready": True,
-                        "restartCount": 0,
-                        "image": container["image"],
-                        "imageID": "",
-                        "started": True,
-                        "state": {"running": {"startedAt": started}},
-                    }
-                ],
-            },
-        )
+        # the recorded pod of "stopped" was read while it ran
+        status = replayed("stopped", container=cname, image=container["image"])
+        self.set_status("pods", ns, pod_name, status)
         code = proc.wait()
         if self.get("pods", ns, pod_name) is None:
             return  # deleted meanwhile
@@ -333,27 +355,12 @@ class StandIn:
             "pods",
             ns,
             pod_name,
-            {
-                "phase": "Succeeded" if code == 0 else "Failed",
-                "startTime": started,
-                "containerStatuses": [
-                    {
-                        "name": cname,
-                        "ready": False,
-                        "restartCount": 0,
-                        "image": container["image"],
-                        "imageID": "",
-                        "state": {
-                            "terminated": {
-                                "exitCode": code if code >= 0 else 128 - code,
-                                "reason": "Completed" if code == 0 else "Error",
-                                "startedAt": started,
-                                "finishedAt": now(),
-                            }
-                        },
-                    }
-                ],
-            },
+            replayed(
+                "succeeded" if code == 0 else "failed_exit_3",
+                container=cname,
+                image=container["image"],
+                exit_code=code if code >= 0 else 128 - code,
+            ),
         )
         owner = pod["metadata"]["ownerReferences"][0]
         if owner["apiVersion"] == "batch/v1":
@@ -364,25 +371,7 @@ class StandIn:
     def _finish_job(self, ns: str, name: str, code: int) -> None:
         if self.get("jobs", ns, name) is None:
             return
-        if code == 0:
-            cond = {
-                "type": "Complete",
-                "status": "True",
-                "lastProbeTime": now(),
-                "lastTransitionTime": now(),
-            }
-            status = {"succeeded": 1, "conditions": [cond]}
-        else:
-            cond = {
-                "type": "Failed",
-                "status": "True",
-                "reason": "BackoffLimitExceeded",
-                "message": "Job has reached the specified backoff limit",
-                "lastProbeTime": now(),
-                "lastTransitionTime": now(),
-            }
-            status = {"failed": 1, "conditions": [cond]}
-        status.update(startTime=now(), completionTime=now())
+        status = replayed("succeeded" if code == 0 else "failed_exit_3", kind="job")
         self.set_status("jobs", ns, name, status)
 
     def _finish_vcjob(self, ns: str, name: str, code: int) -> None:

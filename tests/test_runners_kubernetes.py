@@ -2,11 +2,14 @@
 dry-run), then the runners driven through the official ``kubernetes`` client
 against the API-server stand-in of ``tests/k8s_standin.py``.
 
-No Kubernetes API server can run in CI here (no registry ships one) and no
-real cluster was available to record from: the status objects replayed
-below are written in the real API schema (``batch/v1`` Job, ``v1`` Pod),
-not recorded. ``tests/test_runners_kubernetes_real.py`` runs the same
-scenarios against a real cluster when ``KUBECONFIG`` is set.
+No Kubernetes API server can run in CI here (no registry ships one). The
+Job and Pod status objects used here were recorded from a real cluster
+(Kubernetes v1.36.2, ``tests/fixtures/k8s_recorded/``): read directly by
+``job_state`` through the client's model classes, and replayed by the
+stand-in (its "kubelet" and :func:`~tests.k8s_standin.replayed`); only the
+Evicted pod and the Volcano job status are written by hand.
+``tests/test_runners_kubernetes_real.py`` runs the same scenarios against a
+real cluster when ``KUBECONFIG`` is set.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from ax.core.experiment import Experiment
 from ax.core.parameter import ChoiceParameter, ParameterType, RangeParameter
 from ax.core.search_space import SearchSpace
 from torchx import specs
+from torchx.specs import AppState
 
 import ax_nas_plugins as anp
 from ax_nas_plugins.runners import _proc
 from ax_nas_plugins.runners.base import RunnerError
 from ax_nas_plugins.runners.schedulers import k8s_job
-from tests.k8s_standin import StandIn
+from tests.k8s_standin import RECORDED, StandIn, recorded, replayed
 from tests.runner_support import poll_until_terminal, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -225,62 +229,76 @@ def test_k8s_job_is_a_torchx_scheduler():
     assert isinstance(factory("s"), k8s_job.K8sJobScheduler)
 
 
-# -- reasons from replayed status objects ------------------------------------
+# -- reasons from status objects recorded on a real cluster -----------------------
 
-_OOM = {
-    "phase": "Failed",
-    "containerStatuses": [
-        {
-            "name": "trainer",
-            "ready": False,
-            "restartCount": 0,
-            "image": "i",
-            "imageID": "",
-            "state": {
-                "terminated": {
-                    "exitCode": 137,
-                    "reason": "OOMKilled",
-                    "startedAt": "2026-11-28T21:00:00Z",
-                    "finishedAt": "2026-11-28T21:01:00Z",
-                }
-            },
-        }
-    ],
+#: Recorded scenario -> (state of ``job_state``, texts its message must hold).
+RECORDED_REASONS = {
+    "succeeded": (AppState.SUCCEEDED, ["Complete", "Completed, exit code 0"]),
+    "failed_exit_3": (
+        AppState.FAILED,
+        [
+            "BackoffLimitExceeded: Job has reached the specified backoff limit",
+            "container job: Error, exit code 3",
+        ],
+    ),
+    "oom_killed": (
+        AppState.FAILED,
+        ["BackoffLimitExceeded", "container job: OOMKilled, exit code 137"],
+    ),
+    "image_pull_backoff": (
+        AppState.UNKNOWN,
+        ['ImagePullBackOff: Back-off pulling image "registry.invalid/ax-nas/missing'],
+    ),
+    "unschedulable": (
+        AppState.PENDING,
+        ["Unschedulable: 0/1 nodes are available: 1 Insufficient cpu."],
+    ),
+    "missing_secret": (
+        AppState.FAILED,
+        ['CreateContainerConfigError: secret "ax-nas-absent" not found'],
+    ),
+    "invalid_image_name": (
+        AppState.FAILED,
+        ['InvalidImageName: Failed to apply default image tag "Not/A Valid:Image"'],
+    ),
+    "stopped": (AppState.CANCELLED, ["is being deleted", ": Running"]),
 }
+
+
+def test_every_recorded_scenario_has_an_expected_reason():
+    names = {p.stem for p in RECORDED.glob("*.json")}
+    assert names == set(RECORDED_REASONS)
+    assert {recorded(n)["server_version"] for n in names} == {"v1.36.2"}
+
+
+@pytest.mark.parametrize("scenario", sorted(RECORDED_REASONS))
+def test_recorded_objects_give_state_and_reason(scenario):
+    """The Job and Pod exactly as a real API server returned them, through the
+    client's own model classes (as the runner reads them)."""
+    from kubernetes import client
+
+    rec = recorded(scenario)
+    api = client.ApiClient()
+
+    class _Resp:  # what ApiClient.deserialize reads
+        def __init__(self, obj):
+            self.data = json.dumps(obj)
+
+    job = api.deserialize(_Resp(rec["job"]), "V1Job")
+    pods = [api.deserialize(_Resp(p), "V1Pod") for p in rec["pods"]]
+    state, msg = k8s_job.job_state(job, pods)
+    want_state, texts = RECORDED_REASONS[scenario]
+    assert state == want_state, msg
+    for text in texts:
+        assert text in msg
+    assert k8s_job.job_state(rec["job"], rec["pods"]) == (state, msg)  # dicts too
+
+
+#: Not recorded (an eviction needs node memory pressure): written by hand.
 _EVICTED = {
     "phase": "Failed",
     "reason": "Evicted",
     "message": "The node was low on resource: memory. ",
-}
-_PULL = {
-    "phase": "Pending",
-    "containerStatuses": [
-        {
-            "name": "trainer",
-            "ready": False,
-            "restartCount": 0,
-            "image": "registry.example.com/nope:1",
-            "imageID": "",
-            "state": {
-                "waiting": {
-                    "reason": "ImagePullBackOff",
-                    "message": 'Back-off pulling image "registry.example.com/nope:1"',
-                }
-            },
-        }
-    ],
-}
-_UNSCHEDULABLE = {
-    "phase": "Pending",
-    "conditions": [
-        {
-            "type": "PodScheduled",
-            "status": "False",
-            "reason": "Unschedulable",
-            "message": "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.",
-            "lastTransitionTime": "2026-11-28T21:00:00Z",
-        }
-    ],
 }
 
 
@@ -308,19 +326,25 @@ def _pod_name(server, ns, job):
 
 
 @pytest.mark.parametrize(
-    ("status", "state", "text"),
+    ("scenario", "state", "text"),
     [
-        (_OOM, TrialStatus.FAILED, "OOMKilled, exit code 137"),
+        ("oom_killed", TrialStatus.FAILED, "OOMKilled, exit code 137"),
         (
-            _EVICTED,
+            None,
             TrialStatus.FAILED,
             "Evicted: The node was low on resource: memory.",
         ),
-        (_UNSCHEDULABLE, TrialStatus.RUNNING, "Unschedulable: 0/1 nodes are available"),
-        (_PULL, None, "ImagePullBackOff: Back-off pulling image"),
+        (
+            "unschedulable",
+            TrialStatus.RUNNING,
+            "Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.",
+        ),
+        ("image_pull_backoff", None, "ImagePullBackOff: Back-off pulling image"),
+        ("invalid_image_name", TrialStatus.FAILED, "InvalidImageName"),
     ],
 )
-def test_pod_reasons_become_readable(standin, tmp_path, status, state, text):
+def test_pod_reasons_become_readable(standin, tmp_path, scenario, state, text):
+    """Recorded pod (and Job) statuses replayed on the stand-in, read by a runner."""
     runner = anp.runner(
         "k8s_job",
         component=JOB,
@@ -332,7 +356,12 @@ def test_pod_reasons_become_readable(standin, tmp_path, status, state, text):
     trial = add_trial(exp)
     trial.run()
     name = trial.run_metadata["app_id"].split(":")[1]
-    standin.set_status("pods", NS, _pod_name(standin, NS, name), status)
+    pod = _pod_name(standin, NS, name)
+    if scenario is None:
+        standin.set_status("pods", NS, pod, _EVICTED)
+    else:
+        standin.set_status("pods", NS, pod, replayed(scenario))
+        standin.set_status("jobs", NS, name, replayed(scenario, kind="job"))
     got = runner.poll_trial_status([trial])
     if state is None:  # an image pull that may clear: unknown, failed after grace
         got = runner.poll_trial_status([trial])
@@ -399,7 +428,13 @@ def test_k8s_job_completes_with_tensorboard_in_the_log_volume(kubelet, tmp_path)
         "hostPath": {"path": str(log_root), "type": "DirectoryOrCreate"},
     } in vols
     tail = runner._log_tail(meta, 5)
-    assert any("step 3 loss" in line for line in tail)
+    # one list item per log line, decoded (kubernetes 36 would give "b'...'")
+    assert tail[0].startswith("--- pod tbjob-0-")
+    assert [line.split(" loss")[0] for line in tail[-3:]] == [
+        "step 1",
+        "step 2",
+        "step 3",
+    ]
     assert any(
         m == "GET" and "labelSelector=app.kubernetes.io%2Fmanaged-by" in p
         for m, p, _ in kubelet.requests

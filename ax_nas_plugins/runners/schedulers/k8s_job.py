@@ -352,6 +352,24 @@ def job_state(job: Any, pods: list[Any]) -> tuple[AppState, str]:
     return state, "; ".join(parts) if parts else f"job {name}: no pod yet"
 
 
+def pod_log(core: Any, pod: str, ns: str, tail_lines: int | None = None) -> str:
+    """The pod's log as text (UTF-8, undecodable bytes replaced).
+
+    Read raw: ``kubernetes`` 36's ``read_namespaced_pod_log`` turns the
+    ``text/plain`` body into ``str(bytes)`` (``"b'line 1\\nline 2'"``, one
+    line) or, when the log happens to be valid JSON, into a number or a list.
+    """
+    kw: dict[str, Any] = {"_preload_content": False}
+    if tail_lines is not None:
+        kw["tail_lines"] = tail_lines
+    resp = core.read_namespaced_pod_log(pod, ns, **kw)
+    try:
+        data = resp.data
+    finally:
+        resp.release_conn()
+    return data.decode("utf-8", errors="replace")
+
+
 def kube_client() -> Any:
     """An ``ApiClient`` from ``$KUBECONFIG`` (read now, not at import) or
     ``~/.kube/config``, else the in-cluster service account; the client
@@ -499,9 +517,7 @@ class K8sJobScheduler(Scheduler[dict]):
         ns, name = app_id.split(":", 1)
         out: list[str] = []
         for pod in self._pods(ns, name):
-            text = self._core().read_namespaced_pod_log(
-                pod.metadata.name, ns, tail_lines=lines
-            )
+            text = pod_log(self._core(), pod.metadata.name, ns, tail_lines=lines)
             out += [f"--- pod {pod.metadata.name} ---", *text.splitlines()[-lines:]]
         return out
 
@@ -519,9 +535,7 @@ class K8sJobScheduler(Scheduler[dict]):
         ns, name = app_id.split(":", 1)
         lines: list[str] = []
         for pod in self._pods(ns, name):
-            lines += split_lines(
-                self._core().read_namespaced_pod_log(pod.metadata.name, ns)
-            )
+            lines += split_lines(pod_log(self._core(), pod.metadata.name, ns))
         if regex:
             pattern = re.compile(regex)
             lines = [ln for ln in lines if pattern.search(ln)]

@@ -26,6 +26,7 @@ from ax_nas_plugins.runners.schedulers.k8s_job import (
     apply_pod_options,
     kube_client,
     label_value,
+    pod_log,
     pod_reason,
     wait_until_gone,
 )
@@ -106,7 +107,7 @@ class VolcanoScheduler(KubernetesScheduler):
         core = client.CoreV1Api(self._api_client())
         out: list[str] = []
         for pod in self._pods(ns, name):
-            text = core.read_namespaced_pod_log(pod.metadata.name, ns, tail_lines=lines)
+            text = pod_log(core, pod.metadata.name, ns, tail_lines=lines)
             out += [f"--- pod {pod.metadata.name} ---", *text.splitlines()[-lines:]]
         return out
 
