@@ -414,7 +414,8 @@ def make_rules(
 SWEEP = (0.2, 0.5, 0.8, 0.95)
 BASELINES = ("Ax percentile p50", "Optuna median", "Optuna Hyperband")
 MACHINE = (
-    "2 CPU cores, 24 GiB RAM, no GPU; shared with six other jobs (load average 10-14)"
+    "2 CPU cores, 24 GiB RAM, no GPU; shared with other jobs (a Kubernetes compile, "
+    "SAASBO benchmarks, other engineers' tests), so wall times are noisy"
 )
 
 
