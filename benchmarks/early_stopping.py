@@ -407,6 +407,8 @@ def make_rules(
         LearningCurve(True, th, max_params),
         LearningCurve(False, th, max_params),
         *[LearningCurve(True, th, max_params, threshold=t) for t in sweep],
+        # the 0.1 rule (no widening for curves unlike the finished ones)
+        LearningCurve(True, th, max_params, novelty=None),
     ]
 
 
