@@ -231,7 +231,7 @@ def markdown(all_summaries: dict, all_targets: dict, meta: dict) -> str:
         f"{meta['budget_trials']} full trials' epochs; saved epochs go to the next "
         "configurations of the order. HV-log of the completed trials' true final "
         "values relative to no stopping's with the whole budget (mean over "
-        "orders). Plot: `early_stopping_compute.png`.",
+        f"orders). Plot: `{meta.get('plot', 'early_stopping_compute.png')}`.",
         "",
     ]
     shown = (0.1, 0.25, 0.5, 0.75, 1.0)
@@ -321,6 +321,7 @@ def main() -> None:
         "orders": args.orders,
         "budget_trials": args.budget_trials,
         "grid": GRID,
+        "plot": Path(args.out).with_suffix(".png").name,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

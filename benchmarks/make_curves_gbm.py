@@ -78,6 +78,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--out",
+        default=str(DATA / "curves_gbm_digits.json"),
+        help="cache file (the first 200 configurations are the same for every --n)",
+    )
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # before sklearn's OpenMP starts
     from sklearn.datasets import load_digits
@@ -96,7 +101,7 @@ def main() -> None:
         out.append({**cfg, "num_params": leaves, "val_acc": curve})
         if i % 20 == 0:
             print(f"{i}/{args.n} {time.time() - t0:.1f}s final={curve[-1]:.3f}")
-    path = DATA / "curves_gbm_digits.json"
+    path = Path(args.out)
     payload = {
         "dataset": "gbm_digits",
         "model": "HistGradientBoostingClassifier",
@@ -107,7 +112,7 @@ def main() -> None:
         "generated_seconds": round(time.time() - t0, 1),
         "configs": out,
     }
-    DATA.mkdir(exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, separators=(",", ":")))
     print(f"wrote {path} ({len(out)} curves, {time.time() - t0:.0f}s)")
 

@@ -99,6 +99,57 @@ def test_predictor_is_accurate_and_calibrated_on_real_curves():
         assert all(p.n_curves == 100 and p.step == t for p in preds)
 
 
+def _fast_and_slow_starters():
+    """Finished curves the rule leaves behind (fast starters only) and slow starters.
+
+    The rule stops most slow starters, so an experiment's finished curves are
+    mostly fast starters: 30 digits curves above 0.7 at epoch 3. The slow
+    starters are held-out curves below 0.6 at epoch 3 that end above 0.85.
+    """
+    curves, params = digits_curves()
+    fast = [i for i in range(100) if curves[i, 2] > 0.7][:30]
+    slow = [i for i in range(100, 200) if curves[i, 2] < 0.6 and curves[i, -1] > 0.85]
+    return curves, params, fast, slow
+
+
+def test_spread_widens_for_curves_unlike_every_finished_one():
+    curves, _, fast, slow = _fast_and_slow_starters()
+    assert len(fast) == 30 and len(slow) >= 20
+    finished = [(STEPS, curves[i]) for i in fast]
+    for novelty, least, most in ((2.0, 0.95, 1.0), (None, 0.0, 0.8)):
+        model = CurvePredictor(finished, novelty=novelty)
+        for t in (3, 5):
+            preds = [model.predict(STEPS[:t], curves[i, :t]) for i in slow]
+            z = [
+                (curves[i, -1] - p.mean) / p.std
+                for i, p in zip(slow, preds, strict=True)
+            ]
+            # Default: the slow starters' true finals are inside 3 sd; without
+            # the widening a third of them are 3.5-7 sd away (overconfident).
+            assert least <= np.mean(np.abs(z) < 3) <= most, (novelty, t)
+    # Curves like the finished ones keep the spread they had.
+    typical = [i for i in range(100, 200) if curves[i, 2] > 0.8][:10]
+    wide, plain = CurvePredictor(finished), CurvePredictor(finished, novelty=None)
+    for i in typical:
+        a, b = (
+            wide.predict(STEPS[:4], curves[i, :4]),
+            plain.predict(STEPS[:4], curves[i, :4]),
+        )
+        assert a.mean == b.mean and a.std == pytest.approx(b.std)
+
+
+def test_slow_starter_unlike_finished_curves_is_kept():
+    curves, params, fast, _ = _fast_and_slow_starters()
+    completed = {i: _trial(curves[i], params[i], 30) for i in fast}
+    # Trial 101: 0.624 at epoch 4, 0.969 at the end (10,446 parameters).
+    running = {101: _trial(curves[101], params[101], 4)}
+    kept = decide(OBJECTIVES, running, completed, RuleOptions())[101]
+    assert not kept.stop and kept.probability >= 0.05, kept.reason
+    # Before 0.2 (no widening) the rule stopped it: P(adds HV) = 0.025.
+    old = decide(OBJECTIVES, running, completed, RuleOptions(novelty=None))[101]
+    assert old.stop and old.probability < 0.05, old.reason
+
+
 def test_predictor_edge_cases():
     model = CurvePredictor([])
     p = model.predict([1, 2], [0.1, 0.2])

@@ -125,6 +125,7 @@ def test_stored_and_loaded_with_registry_bundle(curves):
         known_objectives=["num_params"],
         max_fraction_stopped=None,
         budget_parameter="epochs",
+        novelty=3.0,
     )
     combo = OrEarlyStoppingStrategy(left=ours, right=PercentileEarlyStoppingStrategy())
     payload = storage.to_json(combo, anp.registry_bundle())
@@ -134,6 +135,7 @@ def test_stored_and_loaded_with_registry_bundle(curves):
     assert back.left.known_objectives == ["num_params"]
     assert back.left.max_fraction_stopped is None
     assert back.left.budget_parameter == "epochs"
+    assert back.left.novelty == 3.0 and back.left.rule_options.novelty == 3.0
     # The factory keeps working after the strategy's package was imported.
     import types
 
@@ -165,6 +167,8 @@ def test_is_harmful_replays_the_front(curves):
         ("min_curves", 0, "an integer >= 1"),
         ("max_fraction_stopped", 0.0, "None or a fraction in (0, 1]"),
         ("max_front_loss", 1.0, "a fraction in [0, 1)"),
+        ("novelty", 0.0, "None or a number > 0"),
+        ("novelty", float("inf"), "None or a number > 0"),
     ],
 )
 def test_bad_options_name_the_field(option, value, allowed):

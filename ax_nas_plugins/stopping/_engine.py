@@ -74,6 +74,7 @@ class RuleOptions:
     final_progression: float | None = None
     prior_strength: float = 2.0
     seed: int = 0
+    novelty: float | None = 2.0
 
 
 def _fmt(x: float) -> str:
@@ -142,6 +143,7 @@ def build_predictors(
             finished,
             final_step=budget if budget is not None else options.final_progression,
             ridge=options.prior_strength,
+            novelty=options.novelty,
         )
     return predictors
 

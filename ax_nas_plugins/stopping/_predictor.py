@@ -13,7 +13,12 @@ holds when few curves are finished) maps features to the final value. The fit is
 then redone locally (finished curves with features close to the running
 one's weigh more, shrunk toward the global fit), and the predictive spread is
 the local leave-one-out residual scale (blended with the global one when few
-finished curves are close) plus the local fit's own variance.
+finished curves are close) plus the local fit's own variance. A curve unlike
+every finished one (its nearest finished curve more than ``novelty``
+standard deviations away in feature space) gets its spread widened by that
+distance over ``novelty``: the finished curves say little about it. This
+matters because the rule itself biases the finished set: the slow starters it
+stops never finish, so a later slow starter looks more hopeless than it is.
 
 Curves may be logged at any progressions; finished curves that share their
 progressions are handled as one matrix. A non-finite value is dropped.
@@ -105,6 +110,9 @@ class CurvePredictor:
         locality: bandwidth of the local refit, in standard deviations (over
             the finished curves) of each feature: a finished curve at that
             distance weighs exp(-1/2) as much as an identical one.
+        novelty: distance (same units) to the nearest finished curve beyond
+            which the predictive standard deviation is multiplied by
+            ``distance / novelty``; ``None``: never widened.
     """
 
     def __init__(
@@ -114,6 +122,7 @@ class CurvePredictor:
         ridge: float = 2.0,
         min_std: float = 1e-3,
         locality: float = 1.0,
+        novelty: float | None = 2.0,
     ) -> None:
         curves = [_clean(s, v) for s, v in finished]
         curves = [(s, v) for s, v in curves if s.size >= 2]
@@ -126,6 +135,7 @@ class CurvePredictor:
         self.ridge = ridge
         self.min_std = min_std
         self.locality = locality
+        self.novelty = novelty
         # Group curves that share their progressions: each group is one matrix.
         groups: dict[bytes, list[int]] = {}
         for i, (s, _) in enumerate(curves):
@@ -206,4 +216,7 @@ class CurvePredictor:
         g = a_inv @ fs
         fit_var = float(g @ (xs.T @ ((k**2)[:, None] * xs)) @ g)
         std = np.sqrt(var * (1.0 + fit_var))
+        if self.novelty is not None and d2.size:
+            # Unlike every finished curve: widen by the distance to the nearest.
+            std *= max(1.0, float(np.sqrt(d2.min())) / self.novelty)
         return Prediction(mean, max(float(std), self.min_std), t, self.n_curves)

@@ -116,6 +116,10 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
             progression (e.g. ``"epochs"``); ``"auto"`` (default) detects it
             (see above); ``None`` for none (every trial ends at
             ``final_progression``).
+        novelty: a running curve whose nearest finished curve is more than
+            this many standard deviations away (in the curve model's feature
+            space) gets its predicted spread widened by ``distance /
+            novelty``; ``None`` never widens (the rule before 0.2).
     """
 
     def __init__(
@@ -135,6 +139,7 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
         seed: int = 0,
         check_safe: bool = False,
         budget_parameter: str | None = "auto",
+        novelty: float | None = 2.0,
     ) -> None:
         metric_signatures = (
             list(metric_signatures) if metric_signatures is not None else None
@@ -154,6 +159,7 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
             max_fraction_stopped=max_fraction_stopped,
             prior_strength=prior_strength,
             max_front_loss=max_front_loss,
+            novelty=novelty,
         )
         self.threshold = threshold
         self.tolerance = tolerance
@@ -166,6 +172,7 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
         self.prior_strength = prior_strength
         self.max_front_loss = max_front_loss
         self.seed = seed
+        self.novelty = novelty
         if budget_parameter is not None and (
             not isinstance(budget_parameter, str) or not budget_parameter
         ):
@@ -192,6 +199,7 @@ class LearningCurveEarlyStoppingStrategy(BaseEarlyStoppingStrategy):
             final_progression=self.final_progression,
             prior_strength=self.prior_strength,
             seed=self.seed,
+            novelty=self.novelty,
         )
 
     @property
@@ -487,6 +495,10 @@ def _check_options(**opts: float | int | None) -> None:
         ),
         "prior_strength": (lambda v: v > 0 and math.isfinite(v), "a number > 0"),
         "max_front_loss": (lambda v: 0.0 <= v < 1.0, "a fraction in [0, 1)"),
+        "novelty": (
+            lambda v: v is None or (v > 0 and math.isfinite(v)),
+            "None or a number > 0",
+        ),
     }
     for name, value in opts.items():
         ok, allowed = rules[name]
