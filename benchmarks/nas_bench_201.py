@@ -393,6 +393,7 @@ def run_one(
         "method": method,
         "seed": seed,
         "budget": budget,
+        **({"dims": dims} if problem_kind == "branincurrin" else {}),
         "hv_fraction": curve[budget],
         "hv_curve": curve,
         "duplicates": duplicates,
