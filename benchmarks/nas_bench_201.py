@@ -447,13 +447,17 @@ def summarise(log: Path, out_md: Path, at: list[int] | None = None) -> str:
         "| --- " * (10 + len(at)) + "|",
     ]
     for (prob, method, _budget), rs in sorted(groups.items()):
-        hv = np.array([r["hv_fraction"] for r in rs])
+        # pooled budgets: the HV after the smallest budget, which every run reached
+        n0 = min(r["budget"] for r in rs)
+        hv = np.array(
+            [r["hv_curve"].get(str(n0), r["hv_curve"].get(n0)) for r in rs], float
+        )
         spm = [r["sec_per_model_suggestion"] or r["sec_per_suggestion"] for r in rs]
         cells = [
             prob,
             method,
             str(len(rs)),
-            f"{hv.mean():.3f} ± {hv.std():.3f} (at {_budgets(rs)})",
+            f"{hv.mean():.3f} ± {hv.std():.3f} (at {n0}; budgets {_budgets(rs)})",
             *[_hv_at(rs, n) for n in at],
             f"{hv.min():.3f}",
             f"{np.mean(spm):.2f}",
