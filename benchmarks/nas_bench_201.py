@@ -393,6 +393,7 @@ def run_one(
         "method": method,
         "seed": seed,
         "budget": budget,
+        **({"dims": dims} if problem_kind == "branincurrin" else {}),
         "hv_fraction": curve[budget],
         "hv_curve": curve,
         "duplicates": duplicates,
@@ -417,7 +418,10 @@ def summarise(log: Path, out_md: Path, at: list[int] | None = None) -> str:
     at = at or []
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["problem"], r["method"], r["budget"]), []).append(r)
+        # with ``at``, runs of different budgets pool: HV after n uses every
+        # run that reached n (its seed count is shown when not all did)
+        budget = 0 if at else r["budget"]
+        groups.setdefault((r["problem"], r["method"], budget), []).append(r)
     table = Table(title=f"Generation presets vs peers ({log.name})")
     for col in (
         "problem",
@@ -442,14 +446,18 @@ def summarise(log: Path, out_md: Path, at: list[int] | None = None) -> str:
         "duplicates | generators |",
         "| --- " * (10 + len(at)) + "|",
     ]
-    for (prob, method, budget), rs in sorted(groups.items()):
-        hv = np.array([r["hv_fraction"] for r in rs])
+    for (prob, method, _budget), rs in sorted(groups.items()):
+        # pooled budgets: the HV after the smallest budget, which every run reached
+        n0 = min(r["budget"] for r in rs)
+        hv = np.array(
+            [r["hv_curve"].get(str(n0), r["hv_curve"].get(n0)) for r in rs], float
+        )
         spm = [r["sec_per_model_suggestion"] or r["sec_per_suggestion"] for r in rs]
         cells = [
             prob,
             method,
             str(len(rs)),
-            f"{hv.mean():.3f} ± {hv.std():.3f} (at {budget})",
+            f"{hv.mean():.3f} ± {hv.std():.3f} (at {n0}; budgets {_budgets(rs)})",
             *[_hv_at(rs, n) for n in at],
             f"{hv.min():.3f}",
             f"{np.mean(spm):.2f}",
@@ -465,9 +473,13 @@ def summarise(log: Path, out_md: Path, at: list[int] | None = None) -> str:
         f"# Benchmark results: {log.stem}\n\n"
         "Machine: 2 CPU cores, 24 GiB RAM, no GPU "
         f"({platform.processor() or 'x86_64'}, "
-        f"Python {platform.python_version()}); other jobs (up to six) shared "
-        "the 2 cores while this ran (load average 4 to 20), so seconds are "
-        "pessimistic and noisy. Torch threads: 1. Runs are single-process.\n\n"
+        f"Python {platform.python_version()}); the machine was shared: other "
+        "jobs (a Kubernetes compile, other engineers' benchmarks and tests) ran "
+        "on the 2 cores while these runs did (load average "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} over 1/5/15 min when "
+        "this file was written; 4 to 20 during earlier runs), so wall seconds "
+        "are pessimistic and noisy. Torch threads: 1. Runs are single-process; "
+        "sd is over seeds (population form, ddof=0).\n\n"
         "HV fraction: hypervolume of the true (seed-mean) values of the evaluated "
         "cells / hypervolume of the true Pareto front; reference point = worst value "
         "of each objective over all cells (NAS-Bench-201), BoTorch's reference point "
@@ -480,11 +492,19 @@ def summarise(log: Path, out_md: Path, at: list[int] | None = None) -> str:
     return out_md.read_text()
 
 
+def _budgets(rows: list[dict[str, Any]]) -> str:
+    budgets = sorted({r["budget"] for r in rows})
+    return "/".join(map(str, budgets))
+
+
 def _hv_at(rows: list[dict[str, Any]], n: int) -> str:
+    """Mean ± sd of the HV after ``n`` evaluations over the runs that reached n."""
     vals = [r["hv_curve"].get(str(n), r["hv_curve"].get(n)) for r in rows]
-    if any(v is None for v in vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
         return "-"
-    return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}"
+    seeds = "" if len(vals) == len(rows) else f" ({len(vals)} seeds)"
+    return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}{seeds}"
 
 
 def _mean_or_dash(values: list[float | None]) -> str:
