@@ -6,6 +6,8 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -114,3 +116,24 @@ def kill_leftovers(text: str, grace: float = 5.0) -> list[int]:
 def result(folder: str) -> dict:
     with open(os.path.join(folder, "result.json")) as fh:
         return json.load(fh)
+
+
+def cluster_orchestrate(
+    mode: str, workdir, name: str, total: int, spec: dict, fault: str | None = None
+) -> subprocess.Popen:
+    """Start ``tests/scripts/cluster_orchestrate.py`` (a real Orchestrator over a
+    cluster runner, SQLite in ``workdir``); ``fault`` arms ``AX_NAS_FAULT``."""
+    args = [sys.executable, str(SCRIPTS / "cluster_orchestrate.py")]
+    args += [mode, str(Path(workdir) / "nas.db"), name, str(total), json.dumps(spec)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("AX_NAS_FAULT", None)
+    if fault:
+        env["AX_NAS_FAULT"] = fault  # the orchestrator SIGKILLs itself there
+    return subprocess.Popen(
+        args,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

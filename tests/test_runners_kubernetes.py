@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -36,7 +33,7 @@ from ax_nas_plugins.runners import _proc
 from ax_nas_plugins.runners.base import RunnerError
 from ax_nas_plugins.runners.schedulers import k8s_job
 from tests.k8s_standin import RECORDED, StandIn, recorded, replayed
-from tests.runner_support import poll_until_terminal, wait_for
+from tests.runner_support import cluster_orchestrate, poll_until_terminal, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 JOB = "tests._cluster_job:tb_job"
@@ -574,18 +571,7 @@ def test_sigkill_then_resume_against_the_standin(kubelet, tmp_path):
     ).parent
 
     def orchestrate(mode):
-        args = [sys.executable, str(REPO / "tests/scripts/cluster_orchestrate.py")]
-        args += [mode, str(tmp_path / "nas.db"), "k8s_resume", str(total)]
-        args.append(json.dumps(spec))
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        return subprocess.Popen(
-            args,
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return cluster_orchestrate(mode, tmp_path, "k8s_resume", total, spec)
 
     def mid_run():
         dirs = sorted(root.glob("trial_*")) if root.exists() else []

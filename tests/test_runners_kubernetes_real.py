@@ -29,8 +29,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -43,7 +41,7 @@ from ax.core.search_space import SearchSpace
 from torchx import specs
 
 import ax_nas_plugins as anp
-from tests.runner_support import poll_until_terminal, wait_for
+from tests.runner_support import cluster_orchestrate, poll_until_terminal, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [
@@ -336,17 +334,7 @@ def test_real_sigkill_then_resume_reattaches(tmp_path):
     root = Path(anp.runner(made.pop("runner"), **made).trial_log_dir(name, 0)).parent
 
     def orchestrate(mode):
-        args = [sys.executable, str(REPO / "tests/scripts/cluster_orchestrate.py")]
-        args += [mode, str(tmp_path / "nas.db"), name, str(total), json.dumps(spec)]
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        return subprocess.Popen(
-            args,
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return cluster_orchestrate(mode, tmp_path, name, total, spec)
 
     def running_tokens():
         dirs = sorted(root.glob("trial_*")) if root.exists() else []

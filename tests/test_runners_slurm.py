@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ from ax_nas_plugins.runners import _proc
 from ax_nas_plugins.runners.base import RunnerError
 from ax_nas_plugins.runners.schedulers import slurm_shared
 from tests.cluster_fixtures import slurm_cluster_fixture  # noqa: F401
-from tests.runner_support import poll_until_terminal, wait_for
+from tests.runner_support import cluster_orchestrate, poll_until_terminal, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 JOB = "tests._cluster_job:tb_job"
@@ -240,21 +238,7 @@ def test_stop_cancels_and_capacity_follows_idle_cpus(slurm_cluster, workdir):
 
 
 def _orchestrate(mode, workdir, total, spec, fault=None, name="slurm_resume"):
-    args = [sys.executable, str(REPO / "tests" / "scripts" / "cluster_orchestrate.py")]
-    args += [mode, str(workdir / "nas.db"), name, str(total)]
-    args.append(json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("AX_NAS_FAULT", None)
-    if fault:
-        env["AX_NAS_FAULT"] = fault  # the orchestrator SIGKILLs itself there
-    return subprocess.Popen(
-        args,
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return cluster_orchestrate(mode, workdir, name, total, spec, fault)
 
 
 @pytest.mark.slurm

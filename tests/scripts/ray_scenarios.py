@@ -23,19 +23,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+from tests.runner_support import cluster_orchestrate, wait_for  # noqa: E402
 
 JOB = "tests._cluster_job:tb_job"
 TRAINER = "ax_nas_plugins.testing.components:trainer"
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def experiment(runner, name, metrics=()):
@@ -222,18 +213,7 @@ class Scenarios:
         before = {j.submission_id for j in client.list_jobs()}
 
         def orchestrate(mode):
-            args = [sys.executable, str(REPO / "tests/scripts/cluster_orchestrate.py")]
-            args += [mode, str(self.workdir / "nas.db"), "ray_resume", str(total)]
-            args.append(json.dumps(spec))
-            env = {**os.environ, "PYTHONPATH": str(REPO)}
-            return subprocess.Popen(
-                args,
-                cwd=self.workdir,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            return cluster_orchestrate(mode, self.workdir, "ray_resume", total, spec)
 
         def mid_run():
             dirs = sorted(root.glob("trial_*")) if root.exists() else []
