@@ -118,22 +118,28 @@ def result(folder: str) -> dict:
         return json.load(fh)
 
 
-def cluster_orchestrate(
-    mode: str, workdir, name: str, total: int, spec: dict, fault: str | None = None
-) -> subprocess.Popen:
-    """Start ``tests/scripts/cluster_orchestrate.py`` (a real Orchestrator over a
-    cluster runner, SQLite in ``workdir``); ``fault`` arms ``AX_NAS_FAULT``."""
-    args = [sys.executable, str(SCRIPTS / "cluster_orchestrate.py")]
-    args += [mode, str(Path(workdir) / "nas.db"), name, str(total), json.dumps(spec)]
+def start_script(script, args: list[str], workdir, fault: str | None = None):
+    """Start ``python script *args`` in ``workdir`` with this repo importable,
+    output piped; ``fault`` arms ``AX_NAS_FAULT`` (the process SIGKILLs itself
+    at that point), which is otherwise cleared."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("AX_NAS_FAULT", None)
     if fault:
-        env["AX_NAS_FAULT"] = fault  # the orchestrator SIGKILLs itself there
+        env["AX_NAS_FAULT"] = fault
     return subprocess.Popen(
-        args,
+        [sys.executable, str(script), *map(str, args)],
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def cluster_orchestrate(
+    mode: str, workdir, name: str, total: int, spec: dict, fault: str | None = None
+) -> subprocess.Popen:
+    """Start ``tests/scripts/cluster_orchestrate.py`` (a real Orchestrator over a
+    cluster runner, SQLite in ``workdir``); ``fault`` arms ``AX_NAS_FAULT``."""
+    args = [mode, Path(workdir) / "nas.db", name, total, json.dumps(spec)]
+    return start_script(SCRIPTS / "cluster_orchestrate.py", args, workdir, fault)

@@ -4,10 +4,7 @@ Ax Orchestrator over SQLite (torchx_local)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 
 import pytest
 from ax.core.base_trial import TrialStatus
@@ -24,10 +21,9 @@ from tests.runner_support import (
     kill_leftovers,
     poll_until_terminal,
     result,
+    start_script,
     wait_for,
 )
-
-REPO = SCRIPTS.parents[1]
 
 
 @pytest.fixture
@@ -104,18 +100,9 @@ print(json.dumps({{
 
 
 def _orchestrate(mode, workdir, total, sleep, runner="torchx_local", image=""):
-    args = [sys.executable, str(SCRIPTS / "orchestrate.py"), mode]
-    args += [str(workdir / "nas.db"), str(workdir / "runs"), "resume_exp"]
-    args += [str(total), str(sleep), runner] + ([image] if image else [])
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        args,
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    args = [mode, workdir / "nas.db", workdir / "runs", "resume_exp"]
+    args += [total, sleep, runner] + ([image] if image else [])
+    return start_script(SCRIPTS / "orchestrate.py", args, workdir)
 
 
 def trial_dirs(workdir):

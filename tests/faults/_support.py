@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
-from tests.runner_support import REPO, exp_dir
+from tests.runner_support import exp_dir, start_script
 
 SCRIPT = Path(__file__).resolve().parent / "_orchestrate.py"
 NAME = "faults"
@@ -38,21 +36,10 @@ class Run:
     def start(
         self, mode: str, fault: str | None = None, total: int | None = None
     ) -> subprocess.Popen:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        env.pop("AX_NAS_FAULT", None)
-        if fault:
-            env["AX_NAS_FAULT"] = fault
         args = list(self.args)
         if total is not None:
             args[3] = str(total)
-        return subprocess.Popen(
-            [sys.executable, str(SCRIPT), mode, *args],
-            cwd=self.workdir,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return start_script(SCRIPT, [mode, *args], self.workdir, fault)
 
     def finish(self, proc: subprocess.Popen, timeout: float = 300) -> dict:
         """Wait for an orchestrator; its JSON result (index -> (status, reason))."""
