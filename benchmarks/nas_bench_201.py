@@ -52,6 +52,8 @@ PRESETS = (
     "saasbo_fast",
     "saasbo_nuts_fast",
     "saasbo_map",
+    "saasbo_map_init16",
+    "gp_moo_init16",
     "auto",
 )
 
@@ -263,6 +265,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "gp_moo_onehot": ("gp_moo", {"categorical_encoding": "onehot"}),
     "saasbo_nuts_fast": ("saasbo_fast", {"fit": "nuts"}),
     "saasbo_map": ("saasbo_fast", {"fit": "map"}),
+    "saasbo_map_init16": ("saasbo_fast", {"fit": "map", "num_initial_trials": 16}),
+    "gp_moo_init16": ("gp_moo", {"num_initial_trials": 16}),
 }
 JAX_CACHE = os.environ.get("AX_NAS_JAX_CACHE", "~/.cache/ax_nas_plugins/jax")
 
