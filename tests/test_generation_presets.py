@@ -454,6 +454,52 @@ def test_auto_picks_by_budget_dimension_and_types(caplog):
         anp.generation_strategy("auto")
 
 
+def _sobol_trials(gs) -> int:
+    first = next(iter(gs.nodes_by_name.values()))
+    return first.transition_criteria[0].threshold
+
+
+def test_saas_initial_design_grows_with_the_dimension():
+    """SAAS presets: one Sobol trial per 6 tunable parameters, at least 8."""
+    from ax.core.parameter import FixedParameter, ParameterType, RangeParameter
+    from ax.core.search_space import SearchSpace
+
+    def space(d: int, fixed: int = 0) -> SearchSpace:
+        params = [
+            RangeParameter(f"x{i}", ParameterType.FLOAT, 0.0, 1.0) for i in range(d)
+        ]
+        fixed_params = [
+            FixedParameter(f"f{i}", ParameterType.FLOAT, 0.5) for i in range(fixed)
+        ]
+        return SearchSpace(params + fixed_params)
+
+    for d, fixed, expected in [(30, 0, 8), (53, 0, 8), (54, 0, 9), (100, 0, 16)]:
+        exp = make_experiment(space(d, fixed))
+        for preset in ("saasbo", "saasbo_fast"):
+            gs = anp.generation_strategy(preset, experiment=exp, seed=0)
+            assert _sobol_trials(gs) == expected, (preset, d)
+        assert _sobol_trials(anp.generation_strategy("gp_moo", experiment=exp)) == 8
+    # fixed parameters are not searched, so they do not count
+    exp = make_experiment(space(60, fixed=60))
+    assert _sobol_trials(anp.generation_strategy("saasbo_fast", experiment=exp)) == 10
+    # given explicitly, or no search space known: as given / 8
+    exp = make_experiment(space(100))
+    gs = anp.generation_strategy("saasbo_fast", experiment=exp, num_initial_trials=5)
+    assert _sobol_trials(gs) == 5
+    opt = exp.optimization_config
+    gs = anp.generation_strategy("saasbo_fast", optimization_config=opt)
+    assert _sobol_trials(gs) == 8
+    # auto passes the chosen preset's default on, and judges the budget by it
+    gs = anp.generation_strategy("auto", experiment=exp, budget=40)
+    assert gs.name == "auto:saasbo_fast" and _sobol_trials(gs) == 16
+    gs = anp.generation_strategy("auto", experiment=exp, budget=16)
+    assert gs.name == "auto:sobol"
+    gs = anp.generation_strategy("auto", experiment=exp, budget=17)
+    assert gs.name == "auto:saasbo_fast"
+    with pytest.raises(PresetError, match="num_initial_trials must be a positive"):
+        anp.generation_strategy("saasbo_fast", experiment=exp, num_initial_trials=0)
+
+
 # ------------------------------------------------------------------ pieces
 def test_categorical_one_hot_transform_scales_and_encodes():
     import torch

@@ -19,14 +19,16 @@ SAAS_MAX_BUDGET = 200
 
 
 def choose(
-    search_space: SearchSpace, budget: int | None, num_initial_trials: int
+    search_space: SearchSpace, budget: int | None, num_initial_trials: int | None
 ) -> tuple[str, str]:
     """The preset ``auto`` picks and the reason, in words.
 
-    The rule, first match wins:
+    The rule, first match wins (``n0`` = ``num_initial_trials``, or when it is
+    ``None`` the default of the model preset rule 3 or 4 would pick, see
+    :func:`~ax_nas_plugins.generation._common.initial_trials`):
 
-    1. ``budget`` at most ``num_initial_trials``: ``sobol`` (no trial would
-       be left for a model).
+    1. ``budget`` at most ``n0``: ``sobol`` (no trial would be left for a
+       model).
     2. A purely discrete space with no more cells than ``budget``: ``sobol``
        (it enumerates every cell without repeats; a model cannot save
        anything).
@@ -36,21 +38,18 @@ def choose(
        NumPyro are installed; otherwise ``gp_moo``, saying so.
     4. Otherwise ``gp_moo``.
     """
-    from ax.core.parameter import (
-        ChoiceParameter,
-        FixedParameter,
-        ParameterType,
-        RangeParameter,
-    )
+    from ax.core.parameter import ChoiceParameter, ParameterType, RangeParameter
 
-    tunable = [
-        p for p in search_space.parameters.values() if not isinstance(p, FixedParameter)
-    ]
-    d = len(tunable)
-    if budget is not None and budget <= num_initial_trials:
+    tunable = common.tunable_parameters(search_space)
+    model, why = _model(len(tunable), budget)
+    n0 = (
+        num_initial_trials
+        if num_initial_trials is not None
+        else common.initial_trials(model, search_space)
+    )
+    if budget is not None and budget <= n0:
         return "sobol", (
-            f"budget {budget} <= num_initial_trials {num_initial_trials}: "
-            "no trial left for a model"
+            f"budget {budget} <= num_initial_trials {n0}: no trial left for a model"
         )
     cells = 1
     for p in tunable:
@@ -63,6 +62,11 @@ def choose(
             break
     if budget is not None and cells is not None and cells <= budget:
         return "sobol", f"only {cells} cells for a budget of {budget}: enumerate them"
+    return model, why
+
+
+def _model(d: int, budget: int | None) -> tuple[str, str]:
+    """Rules 3 and 4 of :func:`choose`: the model preset for ``d`` parameters."""
     if d >= SAAS_MIN_DIMS and (budget is None or budget <= SAAS_MAX_BUDGET):
         missing = common.missing_modules("jax", "numpyro")
         if not missing:
@@ -85,7 +89,7 @@ def auto(
     search_space: SearchSpace | None = None,
     optimization_config: OptimizationConfig | None = None,
     budget: int | None = None,
-    num_initial_trials: int = 8,
+    num_initial_trials: int | None = None,
     max_parallelism: int | None = None,
     seed: int | None = None,
     device: str | None = None,
@@ -107,7 +111,9 @@ def auto(
         search_space: Instead of ``experiment``.
         optimization_config: Instead of ``experiment``'s.
         budget: Total trials planned (``None``: unknown).
-        num_initial_trials: Sobol trials before a model.
+        num_initial_trials: Sobol trials before a model (``None``: the chosen
+            preset's default, 8, or for ``saasbo_fast`` one per 6 tunable
+            parameters when that is more).
         max_parallelism: Most trials generated while earlier ones run.
         seed: Seed of Sobol (and of NUTS if SAAS is chosen).
         device: Torch device of a model.
@@ -120,8 +126,12 @@ def auto(
             "(pass experiment= or search_space=)."
         )
     common.check_positive_int(name, "budget", budget, allow_none=True)
-    common.check_positive_int(name, "num_initial_trials", num_initial_trials)
+    common.check_positive_int(
+        name, "num_initial_trials", num_initial_trials, allow_none=True
+    )
     chosen, reason = choose(space, budget, num_initial_trials)
+    if num_initial_trials is None:
+        num_initial_trials = common.initial_trials(chosen, space)
     common.logger.info("auto: chose %s because %s", chosen, reason)
     opt = common.optimization_config_of(experiment, optimization_config)
     if chosen == "sobol":

@@ -96,7 +96,7 @@ def _saas(
     *,
     experiment: Experiment | None = None,
     optimization_config: OptimizationConfig | None = None,
-    num_initial_trials: int = 8,
+    num_initial_trials: int | None = None,
     max_parallelism: int | None = None,
     seed: int | None = None,
     acquisition: str | None = None,
@@ -116,6 +116,9 @@ def _saas(
         experiment: Used to read the optimization config (acquisition choice).
         optimization_config: Instead of ``experiment``.
         num_initial_trials: Sobol trials before the model (at least 1).
+            ``None``: one per 6 tunable parameters of ``experiment``'s
+            search space, at least 8 (8 without ``experiment``); see
+            :func:`ax_nas_plugins.generation._common.initial_trials`.
         max_parallelism: Most trials generated while earlier ones run (None: no cap).
         seed: Seed of the Sobol sequence and of the NUTS chains.
         acquisition: Force ``"qLogNEI"``, ``"qLogNEHVI"`` or ``"qLogNParEGO"``.
@@ -136,7 +139,13 @@ def _saas(
         raise common.PresetError(
             f"{preset}: fit must be one of {', '.join(map(repr, FITS))}, got {fit!r}."
         )
-    common.check_positive_int(preset, "num_initial_trials", num_initial_trials)
+    common.check_positive_int(
+        preset, "num_initial_trials", num_initial_trials, allow_none=True
+    )
+    if num_initial_trials is None:
+        num_initial_trials = common.initial_trials(
+            preset, common.search_space_of(experiment, None)
+        )
     common.check_positive_int(
         preset, "max_parallelism", max_parallelism, allow_none=True
     )
