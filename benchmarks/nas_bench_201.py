@@ -273,10 +273,14 @@ JAX_CACHE = os.environ.get("AX_NAS_JAX_CACHE", "~/.cache/ax_nas_plugins/jax")
 
 def run_preset(problem: Any, seed: int, budget: int, kind: str, preset: str):
     import pandas as pd
+    import torch
     from ax.core.data import Data
 
     import ax_nas_plugins as anp
 
+    # the MAP-SAAS taus and the acquisition's random restarts draw from torch's
+    # global generator: seeded so that a seed's run can be repeated
+    torch.manual_seed(seed)
     exp = _ax_problem(problem, kind)
     name, extra = VARIANTS.get(preset, (preset, {}))
     options: dict[str, Any] = {"seed": seed, **extra}
@@ -413,12 +417,28 @@ def run_one(
 
 
 # ----------------------------------------------------------------- reporting
+def _one_run_per_seed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (problem, dims, method, seed), the run with the largest budget.
+
+    A seed rerun to a larger budget replaces its shorter run, so a seed is
+    never counted twice; with equal budgets the later line wins.
+    """
+    kept: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["problem"], r.get("dims"), r["method"], r["seed"])
+        if key not in kept or r["budget"] >= kept[key]["budget"]:
+            kept[key] = r
+    return list(kept.values())
+
+
 def summarise(log: Path, out_md: Path, at: list[int] | None = None) -> str:
     """Table by (problem, method) from the log; ``at``: extra HV-after-n columns."""
     from rich.console import Console
     from rich.table import Table
 
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    rows = _one_run_per_seed(
+        [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    )
     at = at or []
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for r in rows:
