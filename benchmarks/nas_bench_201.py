@@ -418,14 +418,16 @@ def run_one(
 
 # ----------------------------------------------------------------- reporting
 def _one_run_per_seed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (problem, dims, method, seed), the run with the largest budget.
+    """Per (problem, method, seed), the run with the largest budget.
 
     A seed rerun to a larger budget replaces its shorter run, so a seed is
-    never counted twice; with equal budgets the later line wins.
+    never counted twice; with equal budgets the later line wins. One log
+    holds one problem size (``--log`` per ``--dims``; early lines lack
+    ``dims``), so ``dims`` is not part of the key.
     """
     kept: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in rows:
-        key = (r["problem"], r.get("dims"), r["method"], r["seed"])
+        key = (r["problem"], r["method"], r["seed"])
         if key not in kept or r["budget"] >= kept[key]["budget"]:
             kept[key] = r
     return list(kept.values())
