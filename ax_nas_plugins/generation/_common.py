@@ -53,8 +53,9 @@ ACQUISITIONS = ("qLogNEI", "qLogNEHVI", "qLogNParEGO")
 DEFAULT_INITIAL_TRIALS = 8
 #: The SAAS presets' default: one Sobol trial per this many tunable parameters
 #: (at least :data:`DEFAULT_INITIAL_TRIALS`). On BraninCurrin in 100 inputs
-#: (2 active) 8 Sobol points left the MAP-SAAS fit stuck until ~20
-#: evaluations on every seed, 16 did not (docs/generation.md); 30 inputs keep 8.
+#: (2 active, 5 seeds) 8 Sobol points left the MAP-SAAS fit stuck until ~20
+#: evaluations on 4 of 5 seeds; 16 did better on the mean and the worst seed,
+#: while 30 inputs did worse with 16 than with 8 (docs/generation.md).
 SAAS_PARAMETERS_PER_INITIAL_TRIAL = 6
 
 

@@ -18,7 +18,7 @@ def gp_moo(
     *,
     experiment: Experiment | None = None,
     optimization_config: OptimizationConfig | None = None,
-    num_initial_trials: int = 8,
+    num_initial_trials: int = common.DEFAULT_INITIAL_TRIALS,
     max_parallelism: int | None = None,
     seed: int | None = None,
     acquisition: str | None = None,
