@@ -334,10 +334,17 @@ def test_kill_between_sbatch_and_record_adopts_the_job(slurm_cluster, workdir):
     assert second.returncode == 0, err[-4000:]
     got = json.loads(out.strip().splitlines()[-1])
     assert got["status"] == {str(i): "COMPLETED" for i in range(total)}, got
-    acct = slurm_cluster.client("sacct", "-n", "-X", "-P", "-o", "JobID,SubmitLine")
-    scripts = [ln.rsplit(" ", 1)[-1] for ln in acct.split("\n") if ln.strip()]
-    for i in range(total):  # one sbatch per trial folder, the killed one included
-        script = str(root / f"trial_{i:04d}" / "torchx-sbatch.sh")
+    wanted = [str(root / f"trial_{i:04d}" / "torchx-sbatch.sh") for i in range(total)]
+
+    def accounted() -> tuple[str, list[str]] | None:
+        # slurmctld hands finished jobs to slurmdbd asynchronously: the last
+        # job can be missing from sacct for a moment after it completed
+        acct = slurm_cluster.client("sacct", "-n", "-X", "-P", "-o", "JobID,SubmitLine")
+        scripts = [ln.rsplit(" ", 1)[-1] for ln in acct.split("\n") if ln.strip()]
+        return (acct, scripts) if all(w in scripts for w in wanted) else None
+
+    acct, scripts = wait_for(accounted, timeout=60, what="every trial's job in sacct")
+    for i, script in enumerate(wanted):  # one sbatch per trial folder, killed one too
         assert scripts.count(script) == 1, (i, acct)
     record = json.loads((root / "trial_0001" / "job.json").read_text())
     assert record["app_id"] and record["state"] != "starting", record
