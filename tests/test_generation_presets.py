@@ -285,7 +285,7 @@ def test_saas_without_jax_raises_instead_of_degrading(py):
     )
     out = py(code)
     assert "REFUSED PluginLoadError" in out.stdout, out.stderr
-    assert "need numpyro, which is not installed" in out.stdout
+    assert "saasbo with fit='nuts' needs numpyro, which is not installed" in out.stdout
     assert "ax-nas-plugins[saasbo]" in out.stdout
 
 

@@ -34,8 +34,8 @@ def choose(
        anything).
     3. At least :data:`SAAS_MIN_DIMS` tunable (non-fixed) parameters and a
        budget of at most :data:`SAAS_MAX_BUDGET` (or unknown): ``saasbo_fast``
-       (the SAAS prior finds the few parameters that matter), if JAX and
-       NumPyro are installed; otherwise ``gp_moo``, saying so.
+       (the SAAS prior finds the few parameters that matter; its MAP fit
+       needs no extra, so the choice does not depend on JAX).
     4. Otherwise ``gp_moo``.
     """
     from ax.core.parameter import ChoiceParameter, ParameterType, RangeParameter
@@ -68,17 +68,11 @@ def choose(
 def _model(d: int, budget: int | None) -> tuple[str, str]:
     """Rules 3 and 4 of :func:`choose`: the model preset for ``d`` parameters."""
     if d >= SAAS_MIN_DIMS and (budget is None or budget <= SAAS_MAX_BUDGET):
-        missing = common.missing_modules("jax", "numpyro")
-        if not missing:
-            return "saasbo_fast", (
-                f"{d} tunable parameters (>= {SAAS_MIN_DIMS}) and budget "
-                f"{budget if budget is not None else 'unknown'} "
-                f"(<= {SAAS_MAX_BUDGET}): SAAS prior"
-            )
-        return "gp_moo", (
-            f"{d} tunable parameters would call for saasbo_fast, but "
-            f"{' and '.join(missing)} are not installed "
-            "(pip install 'ax-nas-plugins[saasbo]')"
+        # saasbo_fast fits by MAP (plain BoTorch): no extra is needed
+        return "saasbo_fast", (
+            f"{d} tunable parameters (>= {SAAS_MIN_DIMS}) and budget "
+            f"{budget if budget is not None else 'unknown'} "
+            f"(<= {SAAS_MAX_BUDGET}): SAAS prior"
         )
     return "gp_moo", f"{d} tunable parameters (< {SAAS_MIN_DIMS}) or a large budget"
 

@@ -22,10 +22,13 @@ fewer points than a short NUTS run at a fraction of its cost (measured in
 8, depth 5, warm starts). NUTS options given with ``fit="map"`` are refused.
 Both names are entry points and the names stored strategies carry.
 
-Importing this module needs JAX and NumPyro (``pip install
-'ax-nas-plugins[saasbo]'``); without them it raises :class:`MissingExtraError`,
-so ``ax-nas plugins --check`` reports both presets broken with the hint, and
-building one never degrades to Sobol or to another model.
+Only the NUTS fit needs JAX and NumPyro (``pip install
+'ax-nas-plugins[saasbo]'``); the MAP fit is plain BoTorch. So ``saasbo_fast``
+(MAP by default) works on a plain install, while building a strategy with
+``fit="nuts"`` without the extra raises :class:`MissingExtraError` with the
+hint, never degrading to Sobol or to another model. The ``saasbo`` entry point
+(NUTS by default) is :mod:`.saasbo_nuts`, which needs the extra to import, so
+``ax-nas plugins --check`` reports it broken with the hint.
 """
 
 from __future__ import annotations
@@ -57,18 +60,18 @@ class MissingExtraError(ImportError):
     """An optional dependency group of the pack is not installed."""
 
 
-def _require_extra() -> None:
+def require_extra(preset: str = "saasbo") -> None:
+    """Raise :class:`MissingExtraError` unless JAX and NumPyro (the NUTS fit) import."""
     missing = common.missing_modules("jax", "numpyro")
     if missing:
         raise MissingExtraError(
-            f"the SAAS presets (saasbo, saasbo_fast) need {' and '.join(missing)}, "
+            f"{preset} with fit='nuts' needs {' and '.join(missing)}, "
             f"which {'is' if len(missing) == 1 else 'are'} not installed: "
-            f"`{EXTRA_HINT}` (or choose the 'gp_moo' preset).",
+            f"`{EXTRA_HINT}` (or fit='map', the 'saasbo_fast' default, which "
+            "needs neither; or the 'gp_moo' preset).",
             name=missing[0],
         )
 
-
-_require_extra()
 
 #: The two presets' defaults; every other option has the same default in both.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -139,6 +142,8 @@ def _saas(
         raise common.PresetError(
             f"{preset}: fit must be one of {', '.join(map(repr, FITS))}, got {fit!r}."
         )
+    if fit == "nuts":
+        require_extra(preset)
     common.check_positive_int(
         preset, "num_initial_trials", num_initial_trials, allow_none=True
     )
