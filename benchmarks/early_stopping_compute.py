@@ -11,7 +11,8 @@ completed so far** (val_acc up, log10 num_params down; the same reference
 point as ``early_stopping.py``) is divided by the hypervolume no stopping
 reaches with the whole budget on the same order.
 
-Rules: no stopping; ``learning_curve`` (defaults, and ``threshold=0.2``);
+Rules: no stopping; ``learning_curve`` (defaults, and ``--thresholds``,
+by default 0.2);
 Ax's percentile rule (p50, re-implemented on arrays as in
 ``early_stopping.py``); Optuna's
 ``MedianPruner``; Optuna's ``HyperbandPruner(min_resource=5)`` and
@@ -57,14 +58,19 @@ from early_stopping import (  # the sibling script: same rules, same curves
 GRID = tuple(round(0.05 * k, 2) for k in range(1, 21))
 
 
-def make_rules(dataset: str, max_params: float) -> list[Rule]:
+def make_rules(
+    dataset: str, max_params: float, thresholds: tuple[float, ...] = (0.2,)
+) -> list[Rule]:
     import optuna
 
     epochs = 30
     return [
         NoStopping(),
         LearningCurve(True, THRESHOLDS[dataset], max_params),
-        LearningCurve(True, THRESHOLDS[dataset], max_params, threshold=0.2),
+        *(
+            LearningCurve(True, THRESHOLDS[dataset], max_params, threshold=t)
+            for t in thresholds
+        ),
         AxPercentile(),
         OptunaPruner("Optuna median", lambda: optuna.pruners.MedianPruner()),
         OptunaPruner(
@@ -278,6 +284,13 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=20)
     ap.add_argument("--budget-trials", type=int, default=100)
     ap.add_argument("--workers", nargs="+", type=int, default=[1])
+    ap.add_argument(
+        "--thresholds",
+        nargs="*",
+        type=float,
+        default=[0.2],
+        help="learning_curve thresholds to run besides the default (0.05)",
+    )
     ap.add_argument("--out", default=str(RESULTS / "early_stopping_compute"))
     args = ap.parse_args()
     logging.getLogger("optuna").setLevel(logging.ERROR)
@@ -294,7 +307,7 @@ def main() -> None:
             per_rule: dict[str, list[list[float]]] = {}
             exhausted: dict[str, list[float | None]] = {}
             base: list[float] = []
-            for rule in make_rules(dataset, max_params):
+            for rule in make_rules(dataset, max_params, tuple(args.thresholds)):
                 t0 = time.time()
                 runs, ex = [], []
                 for k, order in enumerate(orders):
