@@ -7,9 +7,12 @@ changes it. Sections are owned by the area that needs them.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 # ---------------------------------------------------------------------------
 # Storage and hooks (ax-platform 1.3.1, SQLAlchemy 2.1.9, pluggy 1.6.0)
@@ -157,3 +160,74 @@ def quiet_xla_log() -> Iterator[None]:
         yield
     finally:
         set_xla_log_level(int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "1")))
+
+
+# ---------------------------------------------------------------- generation
+# BoTorch 0.18 ``botorch.acquisition.multi_objective.logei``: the first
+# qLogEHVI / qLogNEHVI built in a process JIT-compiles a fused C++ kernel with
+# torch's ``cpp_extension.load`` (module globals ``_C`` and
+# ``_load_attempted``; ``_load_attempted = True`` before the first build makes
+# BoTorch use its pure-Python path, same values). torch 2.13 guards the build
+# with a plain lock file, ``<extensions root>/logei_fused_ext/lock`` (root:
+# ``TORCH_EXTENSIONS_DIR``, else ``get_default_build_root()/py<XY>_<cpu|cuXYZ>``),
+# and ``FileBaton.wait`` polls until it disappears, with no timeout: a process
+# killed while compiling leaves it, and every later process on the machine
+# hangs at its first multi-objective suggestion.
+
+FUSED_LOGEI_EXTENSION = "logei_fused_ext"
+
+_logger = logging.getLogger("ax_nas_plugins.generation")
+
+
+def fused_logei_lock() -> Path:
+    """Path of torch's build lock for BoTorch's fused qLogEHVI kernel (not created)."""
+    import torch
+    from torch.utils.cpp_extension import get_default_build_root
+
+    root = os.environ.get("TORCH_EXTENSIONS_DIR")
+    if root is None:
+        if torch.version.hip is not None:
+            accelerator = f"rocm{torch.version.hip.replace('.', '')}"
+        elif torch.version.cuda is not None:
+            accelerator = f"cu{torch.version.cuda.replace('.', '')}"
+        else:
+            accelerator = "cpu"
+        py = f"py{sys.version_info.major}{sys.version_info.minor}"
+        folder = f"{py}{getattr(sys, 'abiflags', '')}_{accelerator}"
+        root = os.path.join(get_default_build_root(), folder)
+    return Path(root) / FUSED_LOGEI_EXTENSION / "lock"
+
+
+def skip_fused_logei_if_locked() -> Path | None:
+    """Use BoTorch's pure-Python qLogEHVI here when its kernel's build lock exists.
+
+    The rule: if this process has not loaded (or tried) the fused kernel yet
+    and its build lock file exists, the kernel is skipped here, so the first
+    suggestion cannot hang on a lock left by a killed process; the values are
+    the same, the acquisition is slower. A warning names the lock file: if no
+    other process is compiling the kernel, deleting it restores the fast path.
+    Returns the lock path when it skipped, else None (also when BoTorch no
+    longer has these module globals).
+    """
+    try:
+        from botorch.acquisition.multi_objective import logei
+    except ImportError:
+        return None
+    if getattr(logei, "_load_attempted", True) or getattr(logei, "_C", None):
+        return None
+    try:
+        lock = fused_logei_lock()
+    except Exception:  # another torch layout: leave BoTorch alone
+        return None
+    if not lock.exists():
+        return None
+    logei._load_attempted = True
+    _logger.warning(
+        "BoTorch's fused qLogEHVI kernel is locked by %s (a build in progress, or "
+        "left by a process killed while compiling it, which would make this "
+        "process wait forever); using BoTorch's pure-Python qLogEHVI in this "
+        "process (same values, slower). If no other process is compiling it, "
+        "delete that file.",
+        lock,
+    )
+    return lock

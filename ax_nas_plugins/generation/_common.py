@@ -292,8 +292,13 @@ def enforce_rules(strategy: GenerationStrategy) -> GenerationStrategy:
 
     Ax does not store a node's fallback table, so a strategy loaded from
     storage gets Ax's default back; :func:`ax_nas_plugins.storage.load_experiment`
-    calls this again after loading.
+    calls this again after loading. It also keeps the first suggestion from
+    hanging on a stale build lock of BoTorch's fused qLogEHVI kernel
+    (:func:`ax_nas_plugins._compat.skip_fused_logei_if_locked`).
     """
+    from ax_nas_plugins import _compat
+
+    _compat.skip_fused_logei_if_locked()
     for node in strategy.nodes_by_name.values():
         if any(
             spec.generator_key.startswith(NODE_PREFIX) for spec in node.generator_specs
