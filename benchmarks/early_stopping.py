@@ -259,6 +259,10 @@ class LearningCurve(Rule):
             self.predictors = None
 
     def should_stop(self, running):
+        return {c for c, d in self.decisions(running).items() if d.stop}
+
+    def decisions(self, running: dict[int, int]) -> dict:
+        """The rule's decision for every running trial (timed)."""
         data = {c: self._data(c, t) for c, t in running.items()}
         t0 = time.perf_counter()
         if self.predictors is None and len(self.completed) >= 2:
@@ -274,7 +278,7 @@ class LearningCurve(Rule):
             predictors=self.predictors,
         )
         self.times.append(time.perf_counter() - t0)
-        return {c for c, d in out.items() if d.stop}
+        return out
 
 
 # ---------------------------------------------------------------- replay

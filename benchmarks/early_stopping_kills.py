@@ -48,7 +48,7 @@ from early_stopping import (
     true_pareto,
 )
 
-from ax_nas_plugins.stopping._engine import decide, front_of
+from ax_nas_plugins.stopping._engine import front_of
 
 CLASSES = ("below the reference", "near-tie", "mispredicted", "other")
 PARTS = ("first trials", "stopped", "Pareto, full", "others, full")
@@ -62,14 +62,7 @@ class RecordingRule(LearningCurve):
         self.stops: dict[int, tuple[int, float, float, float]] = {}
 
     def should_stop(self, running):
-        data = {c: self._data(c, t) for c, t in running.items()}
-        out = decide(
-            self.objectives,
-            data,
-            self.completed,
-            self.options,
-            n_stopped=self.n_stopped,
-        )
+        out = self.decisions(running)
         front = front_of(self.objectives, self.completed)
         stop = set()
         for c, d in out.items():
