@@ -1,0 +1,188 @@
+"""What if ``learning_curve`` knew how many trials are still to come? (issue 12, item 1)
+
+An experiment on the replay of ``benchmarks/early_stopping.py`` (same tables,
+same 20 orders of 100 configurations, sequential); it is not a rule of the
+package. Early in a run the front is weak, so nearly every trial adds
+hypervolume to it *now*, runs to the end and is overtaken later: on digits
+those full runs off the true Pareto set are 18% of all epochs, half of them
+among the first 20 trials. A rule that knows the number of trials still to
+come can discount that.
+
+The rule tried: ``learning_curve``'s ``P(adds HV)`` is multiplied by an
+estimate of the chance that none of the ``N_left`` trials still to come
+dominates the trial's predicted final point,
+``(1 - q) ** (weight * N_left)``, where ``q`` is the share of completed trials
+that dominate the predicted point (softly: a completed trial of at most the
+same size counts ``Phi((its final - predicted) / predicted sd)``), shrunk
+toward 0 by ``prior`` pseudo-trials: ``q = sum / (n + 1 + prior)``. Stop when
+the product is below ``threshold``. ``weight < 1`` because ``q`` over-counts
+(near-ties count about one half each).
+
+Output: a table on stdout and
+``benchmarks/results/early_stopping_budget.{md,json}``.
+
+Usage::
+
+    python benchmarks/early_stopping_budget.py          # ~15 min on 2 shared cores
+    python benchmarks/early_stopping_budget.py --datasets digits --orders 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from early_stopping import (
+    CONTEXT,
+    MACHINE,
+    RESULTS,
+    THRESHOLDS,
+    LearningCurve,
+    load_curves,
+    replay,
+    summarize,
+)
+from scipy.special import ndtr
+
+#: (threshold, weight, prior, start) settings; weight None = learning_curve as
+#: it is; the discount applies once ``start`` trials have completed.
+SETTINGS: tuple[tuple[float, float | None, float, int], ...] = (
+    (0.05, None, 0.0, 0),  # the defaults
+    (0.2, None, 0.0, 0),  # the threshold trade-off, for comparison
+    (0.02, 0.1, 10.0, 0),
+    (0.02, 0.1, 5.0, 0),
+    (0.01, 0.2, 10.0, 0),
+    (0.02, 0.3, 20.0, 0),
+    (0.02, 0.2, 5.0, 0),
+    (0.05, 0.1, 5.0, 0),
+    # where the savings and the kills come from: early decisions or late ones
+    (0.02, 0.1, 0.0, 0),
+    (0.02, 0.1, 0.0, 15),
+)
+
+
+class BudgetAware(LearningCurve):
+    """``learning_curve`` whose P(adds HV) is discounted by the trials to come."""
+
+    def __init__(
+        self, thresholds, max_params, *, total, weight, prior, start, threshold
+    ):
+        super().__init__(True, thresholds, max_params, threshold=threshold)
+        self.total, self.weight, self.prior, self.start = total, weight, prior, start
+        self.name = f"threshold={threshold:g}" + (
+            f", weight={weight:g}, prior={prior:g}" if weight else " (no budget)"
+        )
+        if start:
+            self.name += f", from {start} completed"
+
+    def reset(self, curves, params, order):
+        super().reset(curves, params, order)
+        self.n_started = 0
+
+    def started(self, cfg):
+        self.n_started += 1
+
+    def decisions(self, running):
+        out = super().decisions(running)
+        left = self.total - self.n_started
+        n = len(self.completed)
+        if not self.weight or left <= 0 or self.predictors is None:
+            return out
+        if n < max(self.options.min_trials_completed, self.start):
+            return out
+        finished = self.completed.values()
+        done = np.array([[d.known["num_params"], d.last("val_acc")] for d in finished])
+        model = self.predictors["val_acc"]
+        for c, t in running.items():
+            d = out[c]
+            if d.stop or d.probability is None or t >= self.curves.shape[1]:
+                continue  # kept by a gate, or its current point adds HV now
+            p = model.predict(self.steps[:t], self.curves[c, :t])
+            soft = (done[:, 0] <= self.params[c]) * ndtr(
+                (done[:, 1] - p.mean) / max(p.std, 1e-3)
+            )
+            q = float(soft.sum()) / (n + 1 + self.prior)
+            prob = d.probability * (1.0 - q) ** (self.weight * left)
+            if prob < self.options.threshold:
+                d.stop, d.probability = True, prob
+        return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--datasets", nargs="+", default=["digits", "breast_cancer", "gbm_digits"]
+    )
+    ap.add_argument("--orders", type=int, default=20)
+    ap.add_argument("--configs", type=int, default=100)
+    ap.add_argument("--out", default=str(RESULTS / "early_stopping_budget"))
+    args = ap.parse_args()
+    rows = []
+    for dataset in args.datasets:
+        curves, params, max_params = load_curves(dataset)
+        CONTEXT.update(ref_acc=THRESHOLDS[dataset]["val_acc"], max_params=max_params)
+        rng = np.random.default_rng(0)  # the orders of early_stopping.py
+        orders = [
+            rng.permutation(len(curves))[: args.configs] for _ in range(args.orders)
+        ]
+        for threshold, weight, prior, start in SETTINGS:
+            rule = BudgetAware(
+                THRESHOLDS[dataset],
+                max_params,
+                total=args.configs,
+                weight=weight,
+                prior=prior,
+                start=start,
+                threshold=threshold,
+            )
+            t0 = time.time()
+            runs = [replay(rule, curves, params, o, 1) for o in orders]
+            agg = summarize(runs, [])
+            row = {"dataset": dataset, "setting": rule.name, **agg}
+            rows.append(row)
+            print(
+                f"{dataset:14s} {rule.name:55s} saved={agg['saved']:.3f} "
+                f"hv_log={agg['hv_log']:.3f} worst={agg['hv_log_worst']:.3f} "
+                f"killed={agg['pareto_killed']:.3f} ({time.time() - t0:.0f}s)",
+                flush=True,
+            )
+    meta = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": MACHINE,
+        "orders": args.orders,
+        "configs_per_order": args.configs,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(
+        json.dumps({"meta": meta, "rows": rows}, indent=1)
+    )
+    lines = [
+        "# Early stopping that knows the trials still to come (issue 12, item 1)",
+        "",
+        f"Generated by `benchmarks/early_stopping_budget.py` on {meta['date']}.",
+        f"Machine: {MACHINE}. {args.orders} orders of {args.configs} configurations,"
+        " sequential (the orders of `early_stopping.py`). Not a rule of the package:"
+        " an experiment (see the script's docstring).",
+        "",
+        "| data set | setting | epochs saved | HV-log | HV-log worst | "
+        "Pareto set killed | Pareto killed (costly) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['dataset']} | {r['setting']} | {100 * r['saved']:.1f}% | "
+            f"{r['hv_log']:.3f} | {r['hv_log_worst']:.3f} | "
+            f"{100 * r['pareto_killed']:.1f}% | "
+            f"{100 * r['pareto_killed_costly']:.1f}% |"
+        )
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+
+
+if __name__ == "__main__":
+    main()
