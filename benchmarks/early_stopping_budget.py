@@ -62,6 +62,8 @@ SETTINGS: tuple[tuple[float, float | None, float, int], ...] = (
     # where the savings and the kills come from: early decisions or late ones
     (0.02, 0.1, 0.0, 0),
     (0.02, 0.1, 0.0, 15),
+    (0.02, 0.3, 20.0, 8),
+    (0.02, 0.2, 5.0, 8),
 )
 
 
