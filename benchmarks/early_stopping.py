@@ -89,6 +89,22 @@ def load_curves(dataset: str) -> tuple[np.ndarray, np.ndarray, float]:
     return curves, params, float(max_params)
 
 
+def replay_setup(
+    dataset: str, n_orders: int, configs: int
+) -> tuple[np.ndarray, np.ndarray, float, list[np.ndarray]]:
+    """A table's curves, parameter counts, largest model and replay orders.
+
+    The rule: every replay script sees the same orders, ``n_orders`` random
+    permutations of the table (seed 0) cut to their first ``configs``; the
+    scoring context (reference accuracy, largest model) is set for ``dataset``.
+    """
+    curves, params, max_params = load_curves(dataset)
+    CONTEXT.update(ref_acc=THRESHOLDS[dataset]["val_acc"], max_params=max_params)
+    rng = np.random.default_rng(0)
+    orders = [rng.permutation(len(curves))[:configs] for _ in range(n_orders)]
+    return curves, params, max_params, orders
+
+
 def _n_inputs(dataset: str) -> int:
     return {"digits": 64, "breast_cancer": 30}[dataset]
 
@@ -705,12 +721,9 @@ def main() -> None:
     logging.getLogger("optuna").setLevel(logging.ERROR)
     results: dict = {}
     for dataset in args.datasets:
-        curves, params, max_params = load_curves(dataset)
-        CONTEXT.update(ref_acc=THRESHOLDS[dataset]["val_acc"], max_params=max_params)
-        rng = np.random.default_rng(0)
-        orders = [
-            rng.permutation(len(curves))[: args.configs] for _ in range(args.orders)
-        ]
+        curves, params, max_params, orders = replay_setup(
+            dataset, args.orders, args.configs
+        )
         for workers in args.workers:
             for rule in make_rules(dataset, max_params, tuple(args.sweep)):
                 if args.rules and not any(r in rule.name for r in args.rules):

@@ -37,13 +37,12 @@ from pathlib import Path
 
 import numpy as np
 from early_stopping import (
-    CONTEXT,
     MACHINE,
     RESULTS,
     THRESHOLDS,
     LearningCurve,
-    load_curves,
     replay,
+    replay_setup,
     summarize,
 )
 from scipy.special import ndtr
@@ -125,12 +124,9 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     for dataset in args.datasets:
-        curves, params, max_params = load_curves(dataset)
-        CONTEXT.update(ref_acc=THRESHOLDS[dataset]["val_acc"], max_params=max_params)
-        rng = np.random.default_rng(0)  # the orders of early_stopping.py
-        orders = [
-            rng.permutation(len(curves))[: args.configs] for _ in range(args.orders)
-        ]
+        curves, params, max_params, orders = replay_setup(
+            dataset, args.orders, args.configs
+        )
         for threshold, weight, prior, start in SETTINGS:
             rule = BudgetAware(
                 THRESHOLDS[dataset],

@@ -38,13 +38,12 @@ from pathlib import Path
 
 import numpy as np
 from early_stopping import (
-    CONTEXT,
     MACHINE,
     RESULTS,
     THRESHOLDS,
     LearningCurve,
-    load_curves,
     replay,
+    replay_setup,
     true_pareto,
 )
 
@@ -94,11 +93,8 @@ def classify(final, ref, bar, mean, std, step, samples) -> str:
 
 
 def run(dataset: str, threshold: float, orders: int, samples: int) -> dict:
-    curves, params, max_params = load_curves(dataset)
+    curves, params, max_params, perms = replay_setup(dataset, orders, 100)
     ref = THRESHOLDS[dataset]["val_acc"]
-    CONTEXT.update(ref_acc=ref, max_params=max_params)
-    rng = np.random.default_rng(0)  # the orders of early_stopping.py
-    perms = [rng.permutation(len(curves))[:100] for _ in range(orders)]
     rule = RecordingRule(True, THRESHOLDS[dataset], max_params, threshold=threshold)
     step = resolution(curves)
     epochs = curves.shape[1]
