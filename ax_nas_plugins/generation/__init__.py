@@ -17,13 +17,14 @@ __all__ = ["enforce_rules", "register_storage_classes"]
 
 
 def register_storage_classes() -> None:
-    """Register the model and input-transform classes the presets use with Ax's stores.
+    """Register the model and transform classes the presets use with Ax's stores.
 
     Idempotent; :func:`ax_nas_plugins.storage.registry_bundle` calls it, so a
     strategy saved in one process decodes in another.
     """
-    from ax_nas_plugins.generation import _map_saas, _onehot, _saas
+    from ax_nas_plugins.generation import _log_costs, _map_saas, _onehot, _saas
 
+    _log_costs.register_for_storage()
     _onehot.register_for_storage()
     _saas.register_for_storage()
     _map_saas.register_for_storage()

@@ -251,11 +251,64 @@ def sobol_step(
     )
 
 
-def discrete_transforms() -> list[type]:
-    """Ax transforms that keep choices discrete (see the module rule)."""
+def discrete_transforms(log_costs: bool = False) -> list[type]:
+    """Ax transforms that keep choices discrete (see the module rule).
+
+    With ``log_costs``, :class:`~ax_nas_plugins.generation._log_costs.LogCostY`
+    comes first among the outcome transforms (before Winsorize and
+    standardisation, which then see the logged values).
+    """
     from ax.adapter.registry import Mixed_transforms, Y_trans
 
-    return [*Mixed_transforms, *Y_trans]
+    if not log_costs:
+        return [*Mixed_transforms, *Y_trans]
+    from ax_nas_plugins.generation._log_costs import LogCostY
+
+    return [*Mixed_transforms, LogCostY, *Y_trans]
+
+
+LOG_OBJECTIVES_AUTO = "auto"
+
+
+def log_objectives_config(
+    preset: str, value: Any, optimization_config: OptimizationConfig | None
+) -> dict[str, Any] | None:
+    """Check a preset's ``log_objectives`` option; the ``LogCostY`` config or None.
+
+    ``"auto"``: ``{}`` (the transform picks the cost objectives at each fit);
+    ``None`` or an empty list: None (no log transform); a list of metric
+    names: ``{"metrics": [...]}``, each name a metric of the optimization
+    config when one is known.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value == LOG_OBJECTIVES_AUTO:
+            return {}
+        raise PresetError(
+            f"{preset}: log_objectives must be 'auto', None or a list of metric "
+            f"names, got {value!r}."
+        )
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, str) for v in value
+    ):
+        raise PresetError(
+            f"{preset}: log_objectives must be 'auto', None or a list of metric "
+            f"names, got {value!r}."
+        )
+    if not value:
+        return None
+    if optimization_config is not None:
+        known = dict(optimization_config.metric_name_to_signature)
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            raise PresetError(
+                f"{preset}: log_objectives names {', '.join(map(repr, unknown))}, "
+                f"not a metric of the optimization config; allowed: "
+                f"{', '.join(sorted(known))}."
+            )
+        return {"metrics": [known[v] for v in value]}
+    return {"metrics": list(value)}
 
 
 def bo_step(
@@ -264,17 +317,24 @@ def bo_step(
     acqf_class: type | None,
     max_parallelism: int | None,
     device: Any,
+    log_config: dict[str, Any] | None = None,
 ) -> GenerationNode:
-    """The modular-BoTorch step that runs until the experiment ends."""
+    """The modular-BoTorch step that runs until the experiment ends.
+
+    ``log_config``: the ``LogCostY`` config from :func:`log_objectives_config`
+    (None: no log transform).
+    """
     from ax.adapter.registry import Generators
     from ax.generation_strategy.generation_node import GenerationStep
     from ax.generators.torch.botorch_modular.surrogate import SurrogateSpec
 
     kwargs: dict[str, Any] = {
         "surrogate_spec": SurrogateSpec(model_configs=[model_config]),
-        "transforms": discrete_transforms(),
+        "transforms": discrete_transforms(log_costs=log_config is not None),
         "torch_device": device,
     }
+    if log_config is not None:
+        kwargs["transform_configs"] = {"LogCostY": log_config}
     if acqf_class is not None:
         kwargs["botorch_acqf_class"] = acqf_class
     return GenerationStep(

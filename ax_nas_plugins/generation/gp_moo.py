@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ax_nas_plugins.generation import _common as common
@@ -24,6 +25,7 @@ def gp_moo(
     acquisition: str | None = None,
     categorical_encoding: str = "kernel",
     device: str | None = None,
+    log_objectives: str | Sequence[str] | None = "auto",
 ) -> GenerationStrategy:
     """Sobol, then a GP per outcome (MAP-fitted) with qLogNEI / qLogNEHVI / qLogNParEGO.
 
@@ -41,6 +43,13 @@ def gp_moo(
     (``categorical_encoding="kernel"``, BoTorch's ``MixedSingleTaskGP``) or as
     one-hot blocks inside an ordinary Matern GP (``"onehot"``).
 
+    Costs are modelled on a log scale (``log_objectives="auto"``): in a
+    multi-objective search, each minimised objective whose values are all
+    positive (a latency, a parameter count) is modelled as ``log(value)``, so
+    the GP and the hypervolume look at ratios, where the front is (see
+    :mod:`ax_nas_plugins.generation._log_costs`; on NAS-Bench-201 cifar10 it
+    raised the hypervolume reached, ``docs/generation.md``).
+
     Example::
 
         gs = anp.generation_strategy("gp_moo", experiment=exp, seed=0)
@@ -55,6 +64,9 @@ def gp_moo(
             it must fit the objective count.
         categorical_encoding: ``"kernel"`` or ``"onehot"`` (see above).
         device: Torch device of the model (``"cpu"``, ``"cuda"``, ...).
+        log_objectives: ``"auto"`` (the rule above), a list of metric names to
+            model as ``log(value)`` (they must stay positive), or ``None``
+            (no log transform).
     """
     from ax.generators.torch.botorch_modular.utils import ModelConfig
 
@@ -70,6 +82,7 @@ def gp_moo(
     dev = common.resolve_device(name, device)
     opt = common.optimization_config_of(experiment, optimization_config)
     acqf = common.acquisition_class(name, opt, acquisition)
+    log_config = common.log_objectives_config(name, log_objectives, opt)
     if categorical_encoding == "kernel":
         # No class given: Ax picks MixedSingleTaskGP when a categorical exists,
         # SingleTaskGP otherwise.
@@ -87,6 +100,6 @@ def gp_moo(
         )
     nodes = [
         common.sobol_step(num_initial_trials, seed, max_parallelism),
-        common.bo_step(name, model_config, acqf, max_parallelism, dev),
+        common.bo_step(name, model_config, acqf, max_parallelism, dev, log_config),
     ]
     return common.make_strategy(name, nodes)

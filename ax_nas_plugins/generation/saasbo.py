@@ -34,7 +34,7 @@ hint, never degrading to Sobol or to another model. The ``saasbo`` entry point
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ax_nas_plugins.generation import _common as common
@@ -112,6 +112,7 @@ def _saas(
     progress: bool | None = None,
     jax_cache_dir: str | None = None,
     device: str | None = None,
+    log_objectives: str | Sequence[str] | None = None,
 ) -> GenerationStrategy:
     """Sobol, then a SAAS GP per outcome, fitted by NUTS or MAP (module rule).
 
@@ -137,6 +138,10 @@ def _saas(
             :func:`ax_nas_plugins.generation._saas.fit_nas_saas`). ``None``:
             JAX's configuration is left alone and each fit compiles NUTS.
         device: Torch device of the model and acquisition.
+        log_objectives: ``None`` (default: no log transform), ``"auto"`` (model
+            each minimised, all-positive objective of a multi-objective search
+            as ``log(value)``, as ``gp_moo`` does by default; not measured
+            with SAAS yet) or a list of metric names.
     """
     if fit not in FITS:
         raise common.PresetError(
@@ -176,6 +181,7 @@ def _saas(
     dev = common.resolve_device(preset, device)
     opt = common.optimization_config_of(experiment, optimization_config)
     acqf = common.acquisition_class(preset, opt, acquisition)
+    log_config = common.log_objectives_config(preset, log_objectives, opt)
     model_config = _model_config(
         preset,
         fit,
@@ -190,7 +196,7 @@ def _saas(
     )
     nodes = [
         common.sobol_step(num_initial_trials, seed, max_parallelism),
-        common.bo_step(preset, model_config, acqf, max_parallelism, dev),
+        common.bo_step(preset, model_config, acqf, max_parallelism, dev, log_config),
     ]
     return common.make_strategy(preset, nodes)
 
