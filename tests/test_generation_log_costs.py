@@ -101,7 +101,9 @@ def _transform(gs) -> LogCostY | None:
 
 def test_gp_moo_models_the_cost_on_a_log_scale_and_predicts_on_the_original():
     exp = make_experiment(discrete_space(), objectives=("acc", "size"), name="logc")
-    gs = anp.generation_strategy("gp_moo", experiment=exp, num_initial_trials=4, seed=0)
+    gs = anp.generation_strategy(
+        "gp_moo", experiment=exp, num_initial_trials=4, seed=0, log_objectives="auto"
+    )
     for _ in range(5):
         step(exp, gs)
     tf = _transform(gs)
@@ -131,11 +133,9 @@ def test_gp_moo_models_the_cost_on_a_log_scale_and_predicts_on_the_original():
     assert abs(means["size"][0] - sizes[arm.name]) < 0.2 * sizes[arm.name]
 
 
-def test_log_objectives_none_and_explicit_list():
+def test_log_objectives_off_by_default_and_explicit_list():
     exp = make_experiment(discrete_space(), objectives=("acc", "size"), name="logn")
-    off = anp.generation_strategy(
-        "gp_moo", experiment=exp, num_initial_trials=3, log_objectives=None
-    )
+    off = anp.generation_strategy("gp_moo", experiment=exp, num_initial_trials=3)
     kwargs = nodes(off)[-1].generator_specs[0].generator_kwargs
     assert all(t.__name__ != "LogCostY" for t in kwargs["transforms"])
     assert "transform_configs" not in kwargs
@@ -175,7 +175,9 @@ def test_strategy_with_log_costs_round_trips_through_storage(tmp_path):
     from ax_nas_plugins import storage
 
     exp = make_experiment(discrete_space(), objectives=("acc", "size"), name="logs")
-    gs = anp.generation_strategy("gp_moo", experiment=exp, num_initial_trials=3)
+    gs = anp.generation_strategy(
+        "gp_moo", experiment=exp, num_initial_trials=3, log_objectives="auto"
+    )
     for _ in range(4):
         step(exp, gs)
     for suffix in (".json", ".db"):

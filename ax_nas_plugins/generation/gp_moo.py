@@ -25,7 +25,7 @@ def gp_moo(
     acquisition: str | None = None,
     categorical_encoding: str = "kernel",
     device: str | None = None,
-    log_objectives: str | Sequence[str] | None = "auto",
+    log_objectives: str | Sequence[str] | None = None,
 ) -> GenerationStrategy:
     """Sobol, then a GP per outcome (MAP-fitted) with qLogNEI / qLogNEHVI / qLogNParEGO.
 
@@ -43,12 +43,12 @@ def gp_moo(
     (``categorical_encoding="kernel"``, BoTorch's ``MixedSingleTaskGP``) or as
     one-hot blocks inside an ordinary Matern GP (``"onehot"``).
 
-    Costs are modelled on a log scale (``log_objectives="auto"``): in a
+    Costs can be modelled on a log scale (``log_objectives="auto"``): in a
     multi-objective search, each minimised objective whose values are all
-    positive (a latency, a parameter count) is modelled as ``log(value)``, so
-    the GP and the hypervolume look at ratios, where the front is (see
-    :mod:`ax_nas_plugins.generation._log_costs`; on NAS-Bench-201 cifar10 it
-    raised the hypervolume reached, ``docs/generation.md``).
+    positive (a latency, a parameter count) is then modelled as
+    ``log(value)`` (:mod:`ax_nas_plugins.generation._log_costs`). Off by
+    default: on NAS-Bench-201 cifar10 it did not raise the hypervolume reached
+    and cost about five times the CPU per suggestion (``docs/generation.md``).
 
     Example::
 
@@ -64,9 +64,9 @@ def gp_moo(
             it must fit the objective count.
         categorical_encoding: ``"kernel"`` or ``"onehot"`` (see above).
         device: Torch device of the model (``"cpu"``, ``"cuda"``, ...).
-        log_objectives: ``"auto"`` (the rule above), a list of metric names to
-            model as ``log(value)`` (they must stay positive), or ``None``
-            (no log transform).
+        log_objectives: ``None`` (default: no log transform), ``"auto"`` (the
+            rule above) or a list of metric names to model as ``log(value)``
+            (they must stay positive).
     """
     from ax.generators.torch.botorch_modular.utils import ModelConfig
 

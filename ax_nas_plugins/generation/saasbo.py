@@ -140,8 +140,7 @@ def _saas(
         device: Torch device of the model and acquisition.
         log_objectives: ``None`` (default: no log transform), ``"auto"`` (model
             each minimised, all-positive objective of a multi-objective search
-            as ``log(value)``, as ``gp_moo`` does by default; not measured
-            with SAAS yet) or a list of metric names.
+            as ``log(value)``; see ``gp_moo``) or a list of metric names.
     """
     if fit not in FITS:
         raise common.PresetError(
