@@ -282,13 +282,8 @@ def log_objectives_config(
     """
     if value is None:
         return None
-    if isinstance(value, str):
-        if value == LOG_OBJECTIVES_AUTO:
-            return {}
-        raise PresetError(
-            f"{preset}: log_objectives must be 'auto', None or a list of metric "
-            f"names, got {value!r}."
-        )
+    if value == LOG_OBJECTIVES_AUTO:
+        return {}
     if not isinstance(value, (list, tuple)) or not all(
         isinstance(v, str) for v in value
     ):
