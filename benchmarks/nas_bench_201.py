@@ -54,6 +54,7 @@ PRESETS = (
     "saasbo_map",
     "saasbo_map_init16",
     "gp_moo_init16",
+    "gp_moo_logcost",
     "auto",
 )
 
@@ -267,6 +268,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "saasbo_map": ("saasbo_fast", {"fit": "map"}),
     "saasbo_map_init16": ("saasbo_fast", {"fit": "map", "num_initial_trials": 16}),
     "gp_moo_init16": ("gp_moo", {"num_initial_trials": 16}),
+    "gp_moo_logcost": ("gp_moo", {"log_objectives": "auto"}),
 }
 JAX_CACHE = os.environ.get("AX_NAS_JAX_CACHE", "~/.cache/ax_nas_plugins/jax")
 
