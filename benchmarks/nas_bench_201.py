@@ -55,6 +55,7 @@ PRESETS = (
     "saasbo_map_init16",
     "gp_moo_init16",
     "gp_moo_logcost",
+    "gp_moo_parego",
     "auto",
 )
 
@@ -269,6 +270,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "saasbo_map_init16": ("saasbo_fast", {"fit": "map", "num_initial_trials": 16}),
     "gp_moo_init16": ("gp_moo", {"num_initial_trials": 16}),
     "gp_moo_logcost": ("gp_moo", {"log_objectives": "auto"}),
+    "gp_moo_parego": ("gp_moo", {"acquisition": "qLogNParEGO"}),
 }
 JAX_CACHE = os.environ.get("AX_NAS_JAX_CACHE", "~/.cache/ax_nas_plugins/jax")
 
