@@ -48,7 +48,7 @@ def gp_moo(
     positive (a latency, a parameter count) is then modelled as
     ``log(value)`` (:mod:`ax_nas_plugins.generation._log_costs`). Off by
     default: on NAS-Bench-201 cifar10 it did not raise the hypervolume reached
-    and cost about five times the CPU per suggestion (``docs/generation.md``).
+    over 6 seeds (``docs/generation.md``).
 
     Example::
 
