@@ -192,6 +192,25 @@ def run_optuna(problem: Any, seed: int, budget: int, kind: str, sampler_name: st
     return {"evaluated": evaluated, "gen_seconds": times}
 
 
+def _ref_thresholds(metrics: list[Any], ref: np.ndarray) -> list[Any]:
+    """Objective thresholds at a reference point given in minimisation form.
+
+    A minimised metric gets ``<= ref``, a maximised one ``>= -ref``.
+    """
+    from ax.core.outcome_constraint import ObjectiveThreshold
+    from ax.core.types import ComparisonOp
+
+    return [
+        ObjectiveThreshold(
+            metric=m,
+            bound=float(r if m.lower_is_better else -r),
+            op=ComparisonOp.LEQ if m.lower_is_better else ComparisonOp.GEQ,
+            relative=False,
+        )
+        for m, r in zip(metrics, ref, strict=True)
+    ]
+
+
 def _ax_problem(problem: Any, kind: str, ref_thresholds: bool = False):
     """The Ax experiment of a problem.
 
@@ -203,10 +222,8 @@ def _ax_problem(problem: Any, kind: str, ref_thresholds: bool = False):
     from ax.core.metric import Metric
     from ax.core.objective import MultiObjective, Objective
     from ax.core.optimization_config import MultiObjectiveOptimizationConfig
-    from ax.core.outcome_constraint import ObjectiveThreshold
     from ax.core.parameter import ChoiceParameter, ParameterType, RangeParameter
     from ax.core.search_space import SearchSpace
-    from ax.core.types import ComparisonOp
 
     if kind == "nb201":
         params = [
@@ -228,24 +245,7 @@ def _ax_problem(problem: Any, kind: str, ref_thresholds: bool = False):
                 metric_name_to_signature={"latency": m2.signature},
             ),
         ]
-        thresholds = (
-            [
-                ObjectiveThreshold(
-                    metric=m1,
-                    bound=float(-problem.ref[0]),
-                    op=ComparisonOp.GEQ,
-                    relative=False,
-                ),
-                ObjectiveThreshold(
-                    metric=m2,
-                    bound=float(problem.ref[1]),
-                    op=ComparisonOp.LEQ,
-                    relative=False,
-                ),
-            ]
-            if ref_thresholds
-            else None
-        )
+        thresholds = _ref_thresholds([m1, m2], problem.ref) if ref_thresholds else None
     else:
         params = [
             RangeParameter(k, ParameterType.FLOAT, 0.0, 1.0) for k in problem.names
@@ -262,20 +262,7 @@ def _ax_problem(problem: Any, kind: str, ref_thresholds: bool = False):
                 expression="-currin", metric_name_to_signature={"currin": m2.signature}
             ),
         ]
-        thresholds = [
-            ObjectiveThreshold(
-                metric=m1,
-                bound=float(problem.ref[0]),
-                op=ComparisonOp.LEQ,
-                relative=False,
-            ),
-            ObjectiveThreshold(
-                metric=m2,
-                bound=float(problem.ref[1]),
-                op=ComparisonOp.LEQ,
-                relative=False,
-            ),
-        ]
+        thresholds = _ref_thresholds([m1, m2], problem.ref)
     oc = MultiObjectiveOptimizationConfig(
         objective=MultiObjective(objectives=objectives), objective_thresholds=thresholds
     )
