@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import pickle
@@ -293,18 +294,43 @@ REF_THRESHOLD_VARIANTS = frozenset({"gp_moo_refpoint"})
 JAX_CACHE = os.environ.get("AX_NAS_JAX_CACHE", "~/.cache/ax_nas_plugins/jax")
 
 
-def run_preset(problem: Any, seed: int, budget: int, kind: str, preset: str):
-    import pandas as pd
+def run_preset(
+    problem: Any,
+    seed: int,
+    budget: int,
+    kind: str,
+    preset: str,
+    checkpoint: Path | None = None,
+):
+    """One run of a preset; with ``checkpoint``, resumable from that file.
+
+    With a checkpoint the experiment, the generation strategy and the timings
+    are saved after every evaluation (Ax JSON through the pack's registry
+    bundle, written to a temporary file and renamed), and a run that finds the
+    file goes on from where it stopped. torch is then seeded before every
+    suggestion from the seed and the step, so a resumed run makes the same
+    suggestions as one that was never interrupted.
+    """
     import torch
-    from ax.core.data import Data
 
     import ax_nas_plugins as anp
 
     # the MAP-SAAS taus and the acquisition's random restarts draw from torch's
     # global generator: seeded so that a seed's run can be repeated
     torch.manual_seed(seed)
-    exp = _ax_problem(problem, kind, ref_thresholds=preset in REF_THRESHOLD_VARIANTS)
     name, extra = VARIANTS.get(preset, (preset, {}))
+    if checkpoint is not None and checkpoint.exists():
+        exp, gs, evaluated, times, generators, cpu = _load_checkpoint(checkpoint)
+        print(
+            f"resuming {checkpoint.name} after {len(evaluated)} evaluations",
+            file=sys.stderr,
+            flush=True,
+        )
+        return _run_preset_loop(
+            problem, exp, gs, budget, seed, checkpoint,
+            (evaluated, times, generators, cpu),
+        )  # fmt: skip
+    exp = _ax_problem(problem, kind, ref_thresholds=preset in REF_THRESHOLD_VARIANTS)
     options: dict[str, Any] = {"seed": seed, **extra}
     if name != "sobol":
         options["experiment"] = exp
@@ -314,8 +340,28 @@ def run_preset(problem: Any, seed: int, budget: int, kind: str, preset: str):
     if preset == "auto":
         options["budget"] = budget
     gs = anp.generation_strategy(name, **options)
-    evaluated, times, generators, cpu = [], [], [], []
-    for _ in range(budget):
+    return _run_preset_loop(
+        problem, exp, gs, budget, seed, checkpoint, ([], [], [], [])
+    )
+
+
+def _run_preset_loop(
+    problem: Any,
+    exp: Any,
+    gs: Any,
+    budget: int,
+    seed: int,
+    checkpoint: Path | None,
+    done: tuple[list[Any], list[float], list[str], list[float]],
+) -> dict[str, Any]:
+    import pandas as pd
+    import torch
+    from ax.core.data import Data
+
+    evaluated, times, generators, cpu = done
+    for step in range(len(evaluated), budget):
+        if checkpoint is not None:
+            torch.manual_seed(seed * 100_003 + step)
         t, c = time.perf_counter(), time.process_time()
         gr = gs.gen_single_trial(experiment=exp, n=1)
         times.append(time.perf_counter() - t)
@@ -338,12 +384,64 @@ def run_preset(problem: Any, seed: int, budget: int, kind: str, preset: str):
         exp.attach_data(Data(df=pd.DataFrame(rows)))
         trial.mark_completed()
         evaluated.append(dict(trial.arm.parameters))
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, exp, gs, (evaluated, times, generators, cpu))
     return {
         "evaluated": evaluated,
         "gen_seconds": times,
         "generators": generators,
         "cpu_seconds": cpu,
     }
+
+
+def _save_checkpoint(
+    path: Path,
+    exp: Any,
+    gs: Any,
+    done: tuple[list[Any], list[float], list[str], list[float]],
+) -> None:
+    """Write the run's state atomically (a killed write leaves the old file)."""
+    import ax_nas_plugins as anp
+
+    evaluated, times, generators, cpu = done
+    bundle = anp.registry_bundle()
+    payload = {
+        "experiment": anp.storage.to_json(exp, bundle),
+        "generation_strategy": anp.storage.to_json(gs, bundle),
+        "evaluated": evaluated,
+        "gen_seconds": times,
+        "generators": generators,
+        "cpu_seconds": cpu,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+        json.dump(payload, fh)
+    os.replace(tmp, path)
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _load_checkpoint(path: Path) -> tuple[Any, ...]:
+    """Experiment, generation strategy and timings saved by ``_save_checkpoint``."""
+    import ax_nas_plugins as anp
+
+    payload = _read_checkpoint(path)
+    bundle = anp.registry_bundle()
+    exp = anp.storage.from_json(payload["experiment"], bundle)
+    gs = anp.storage.from_json(payload["generation_strategy"], bundle)
+    gs.experiment = exp
+    return (
+        exp,
+        gs,
+        payload["evaluated"],
+        payload["gen_seconds"],
+        payload["generators"],
+        payload["cpu_seconds"],
+    )
 
 
 def run_ax_fast(problem: Any, seed: int, budget: int, kind: str):
@@ -386,11 +484,35 @@ def run_ax_fast(problem: Any, seed: int, budget: int, kind: str):
     }
 
 
+def checkpoint_path(
+    directory: Path, problem_kind: str, dataset: str, dims: int, method: str, seed: int
+) -> Path:
+    """Where a resumable run of one method and seed keeps its state."""
+    where = dataset if problem_kind == "nb201" else f"branincurrin{dims}d"
+    return directory / f"{where}_{method}_seed{seed}.json.gz"
+
+
 def run_one(
-    problem_kind: str, dataset: str, method: str, seed: int, budget: int, dims: int
+    problem_kind: str,
+    dataset: str,
+    method: str,
+    seed: int,
+    budget: int,
+    dims: int,
+    checkpoint_dir: Path | None = None,
 ) -> dict[str, Any]:
     problem = (
         NB201(dataset, seed) if problem_kind == "nb201" else BraninCurrinHD(dims, seed)
+    )
+    checkpoint = (
+        checkpoint_path(checkpoint_dir, problem_kind, dataset, dims, method, seed)
+        if checkpoint_dir is not None
+        else None
+    )
+    resumed_from = (
+        len(_read_checkpoint(checkpoint)["evaluated"])
+        if checkpoint is not None and checkpoint.exists()
+        else 0
     )
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "random": lambda: run_random(problem, seed, budget, problem_kind),
@@ -400,8 +522,10 @@ def run_one(
     }
     for preset in PRESETS:
         runners[preset] = lambda preset=preset: run_preset(
-            problem, seed, budget, problem_kind, preset
+            problem, seed, budget, problem_kind, preset, checkpoint
         )
+    if checkpoint is not None and method not in PRESETS:
+        raise SystemExit(f"--checkpoint-dir works for the presets only, not {method}")
     t0 = time.perf_counter()
     out = runners[method]()
     evaluated = out["evaluated"]
@@ -435,6 +559,9 @@ def run_one(
         "max_sec_per_suggestion": float(np.max(gen)),
         "generators": sorted(set(out.get("generators", []))),
         "wall_seconds": time.perf_counter() - t0,
+        # a resumed run: wall_seconds covers only the evaluations after this
+        **({"resumed_from": resumed_from} if resumed_from else {}),
+        **({"checkpointed": True} if checkpoint is not None else {}),
     }
 
 
@@ -581,6 +708,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="also tabulate the HV fraction after these numbers of evaluations",
     )
+    ap.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=None,
+        help="save each preset run after every evaluation and resume it from there "
+        "(one file per data set, method and seed); torch is then seeded per step",
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("AX_NAS_PROGRESS", "0")
     import torch
@@ -595,7 +729,13 @@ def main(argv: list[str] | None = None) -> int:
         for method in args.methods:
             for seed in args.seeds:
                 r = run_one(
-                    args.problem, args.dataset, method, seed, args.budget, args.dims
+                    args.problem,
+                    args.dataset,
+                    method,
+                    seed,
+                    args.budget,
+                    args.dims,
+                    args.checkpoint_dir,
                 )
                 with open(args.log, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(r) + "\n")
