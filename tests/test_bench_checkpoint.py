@@ -1,0 +1,58 @@
+"""A benchmark run resumed from its checkpoint goes on where it stopped.
+
+`benchmarks/nas_bench_201.py --checkpoint-dir` saves a preset run after every
+evaluation so that an hours-long run (full-NUTS SAASBO) can span sessions.
+Sobol on the BraninCurrin problem: the resumed run must make exactly the
+suggestions of an uninterrupted one, and log how many it resumed from.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def nb():
+    spec = importlib.util.spec_from_file_location(
+        "nas_bench_201", ROOT / "benchmarks" / "nas_bench_201.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["nas_bench_201"] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("nas_bench_201", None)
+
+
+def _evaluated(path: Path) -> list[dict[str, float]]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return json.load(fh)["evaluated"]
+
+
+def test_resumed_run_makes_the_same_suggestions(nb, tmp_path: Path) -> None:
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    args = ("branincurrin", "cifar10", "sobol", 3)
+    full = nb.run_one(*args, 6, 20, whole)
+    first = nb.run_one(*args, 4, 20, parts)
+    resumed = nb.run_one(*args, 6, 20, parts)
+
+    path = nb.checkpoint_path(parts, "branincurrin", "cifar10", 20, "sobol", 3)
+    assert path.exists() and not path.with_suffix(".tmp").exists()
+    assert "resumed_from" not in first and resumed["resumed_from"] == 4
+    assert resumed["checkpointed"] is True
+    assert resumed["hv_curve"] == full["hv_curve"]
+    whole_path = nb.checkpoint_path(whole, "branincurrin", "cifar10", 20, "sobol", 3)
+    assert _evaluated(path) == _evaluated(whole_path)
+    assert len(_evaluated(path)) == 6
+
+
+def test_checkpoints_are_for_presets_only(nb, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="presets only"):
+        nb.run_one("branincurrin", "cifar10", "random", 0, 4, 20, tmp_path)
