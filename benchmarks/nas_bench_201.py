@@ -427,8 +427,17 @@ def _save_checkpoint(
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return json.load(fh)
+    """The saved state; an unreadable file stops the run and names the file."""
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            payload = json.load(fh)
+        len(payload["evaluated"])
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); "
+            "move it away to start that run from the beginning"
+        ) from exc
+    return payload
 
 
 def _load_checkpoint(path: Path) -> tuple[Any, ...]:

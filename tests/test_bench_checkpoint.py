@@ -56,3 +56,11 @@ def test_resumed_run_makes_the_same_suggestions(nb, tmp_path: Path) -> None:
 def test_checkpoints_are_for_presets_only(nb, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="presets only"):
         nb.run_one("branincurrin", "cifar10", "random", 0, 4, 20, tmp_path)
+
+
+def test_unreadable_checkpoint_names_the_file(nb, tmp_path: Path) -> None:
+    path = nb.checkpoint_path(tmp_path, "branincurrin", "cifar10", 20, "sobol", 0)
+    path.write_bytes(b"not gzip")
+    with pytest.raises(SystemExit, match=f"checkpoint {path} cannot be read"):
+        nb.run_one("branincurrin", "cifar10", "sobol", 0, 4, 20, tmp_path)
+    assert path.read_bytes() == b"not gzip"  # left as it was
