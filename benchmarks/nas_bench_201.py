@@ -315,7 +315,9 @@ def run_preset(
     bundle, written to a temporary file and renamed), and a run that finds the
     file goes on from where it stopped. torch is then seeded before every
     suggestion from the seed and the step, so a resumed run makes the same
-    suggestions as one that was never interrupted.
+    suggestions as one that was never interrupted, except where a model fit
+    starts from the previous fit (``gp_moo``'s GP hyperparameters; see
+    ``docs/generation.md``).
     """
     import torch
 
@@ -332,10 +334,8 @@ def run_preset(
             file=sys.stderr,
             flush=True,
         )
-        return _run_preset_loop(
-            problem, exp, gs, budget, seed, checkpoint,
-            (evaluated, times, generators, cpu),
-        )  # fmt: skip
+        done = (evaluated, times, generators, cpu)
+        return _run_preset_loop(problem, exp, gs, budget, seed, checkpoint, done)
     exp = _ax_problem(problem, kind, ref_thresholds=preset in REF_THRESHOLD_VARIANTS)
     options: dict[str, Any] = {"seed": seed, **extra}
     if name != "sobol":
@@ -519,6 +519,8 @@ def run_one(
     problem = (
         NB201(dataset, seed) if problem_kind == "nb201" else BraninCurrinHD(dims, seed)
     )
+    if checkpoint_dir is not None and method not in PRESETS:
+        raise SystemExit(f"--checkpoint-dir works for the presets only, not {method}")
     checkpoint = (
         checkpoint_path(checkpoint_dir, problem_kind, dataset, dims, method, seed)
         if checkpoint_dir is not None
@@ -539,8 +541,6 @@ def run_one(
         runners[preset] = lambda preset=preset: run_preset(
             problem, seed, budget, problem_kind, preset, checkpoint
         )
-    if checkpoint is not None and method not in PRESETS:
-        raise SystemExit(f"--checkpoint-dir works for the presets only, not {method}")
     t0 = time.perf_counter()
     out = runners[method]()
     evaluated = out["evaluated"]
