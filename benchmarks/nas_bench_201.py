@@ -499,6 +499,19 @@ def run_ax_fast(problem: Any, seed: int, budget: int, kind: str):
     }
 
 
+def _versions() -> dict[str, str]:
+    """Versions of the libraries whose numerics decide a run's suggestions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("ax-platform", "botorch", "gpytorch", "torch", "numpy", "scipy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
 def checkpoint_path(
     directory: Path, problem_kind: str, dataset: str, dims: int, method: str, seed: int
 ) -> Path:
@@ -574,6 +587,8 @@ def run_one(
         "max_sec_per_suggestion": float(np.max(gen)),
         "generators": sorted(set(out.get("generators", []))),
         "wall_seconds": time.perf_counter() - t0,
+        # the same seed gives other numbers under other library versions
+        "versions": _versions(),
         # a resumed run: wall_seconds covers only the evaluations after this
         **({"resumed_from": resumed_from} if resumed_from else {}),
         **({"checkpointed": True} if checkpoint is not None else {}),

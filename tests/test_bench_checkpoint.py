@@ -47,6 +47,7 @@ def test_resumed_run_makes_the_same_suggestions(nb, tmp_path: Path) -> None:
     assert path.exists() and not path.with_suffix(".tmp").exists()
     assert "resumed_from" not in first and resumed["resumed_from"] == 4
     assert resumed["checkpointed"] is True
+    assert resumed["versions"]["botorch"].startswith("0.18")
     assert resumed["hv_curve"] == full["hv_curve"]
     whole_path = nb.checkpoint_path(whole, "branincurrin", "cifar10", 20, "sobol", 3)
     assert _evaluated(path) == _evaluated(whole_path)
