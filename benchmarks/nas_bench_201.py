@@ -365,7 +365,8 @@ def _run_preset_loop(
     from ax.core.data import Data
 
     evaluated, times, generators, cpu = done
-    for step in range(len(evaluated), budget):
+    resumed_from = len(evaluated)
+    for step in range(resumed_from, budget):
         if checkpoint is not None:
             torch.manual_seed(seed * 100_003 + step)
         t, c = time.perf_counter(), time.process_time()
@@ -397,6 +398,7 @@ def _run_preset_loop(
         "gen_seconds": times,
         "generators": generators,
         "cpu_seconds": cpu,
+        "resumed_from": resumed_from,
     }
 
 
@@ -539,11 +541,6 @@ def run_one(
         if checkpoint_dir is not None
         else None
     )
-    resumed_from = (
-        len(_read_checkpoint(checkpoint)["evaluated"])
-        if checkpoint is not None and checkpoint.exists()
-        else 0
-    )
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "random": lambda: run_random(problem, seed, budget, problem_kind),
         "tpe": lambda: run_optuna(problem, seed, budget, problem_kind, "tpe"),
@@ -590,7 +587,7 @@ def run_one(
         # the same seed gives other numbers under other library versions
         "versions": _versions(),
         # a resumed run: wall_seconds covers only the evaluations after this
-        **({"resumed_from": resumed_from} if resumed_from else {}),
+        **({"resumed_from": out["resumed_from"]} if out.get("resumed_from") else {}),
         **({"checkpointed": True} if checkpoint is not None else {}),
     }
 
