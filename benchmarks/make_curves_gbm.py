@@ -79,6 +79,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
+        "--train-seed",
+        type=int,
+        default=1000,
+        help="configuration i trains with seed TRAIN_SEED + i (1000: the cached "
+        "tables; another value retrains the same configurations, for "
+        "early_stopping_noise.py)",
+    )
+    ap.add_argument(
         "--out",
         default=str(DATA / "curves_gbm_digits.json"),
         help="cache file (the first 200 configurations are the same for every --n)",
@@ -96,7 +104,7 @@ def main() -> None:
     out = []
     t0 = time.time()
     for i, cfg in enumerate(sample_configs(args.n, args.seed)):
-        curve = train_curve(cfg, xtr, ytr, xva, yva, seed=1000 + i)
+        curve = train_curve(cfg, xtr, ytr, xva, yva, seed=args.train_seed + i)
         leaves = ROUNDS * n_classes * min(cfg["max_leaf_nodes"], 2 ** cfg["max_depth"])
         out.append({**cfg, "num_params": leaves, "val_acc": curve})
         if i % 20 == 0:
@@ -104,6 +112,7 @@ def main() -> None:
     path = Path(args.out)
     payload = {
         "dataset": "gbm_digits",
+        "train_seed": args.train_seed,
         "model": "HistGradientBoostingClassifier",
         "epochs": ROUNDS // EVERY,
         "rounds_per_epoch": EVERY,

@@ -609,8 +609,20 @@ def _one_run_per_seed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(kept.values())
 
 
-def summarise(log: Path, out_md: Path, at: list[int] | None = None) -> str:
-    """Table by (problem, method) from the log; ``at``: extra HV-after-n columns."""
+#: What else ran while the benchmarks did, unless ``--conditions`` says otherwise.
+SHARED = (
+    "the machine was shared: other jobs (a Kubernetes compile, other engineers' "
+    "benchmarks and tests) ran on the 2 cores while these runs did"
+)
+
+
+def summarise(
+    log: Path, out_md: Path, at: list[int] | None = None, conditions: str = SHARED
+) -> str:
+    """Table by (problem, method) from the log; ``at``: extra HV-after-n columns.
+
+    ``conditions`` is the sentence on what else ran on the machine meanwhile.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -675,9 +687,7 @@ def summarise(log: Path, out_md: Path, at: list[int] | None = None) -> str:
         f"# Benchmark results: {log.stem}\n\n"
         "Machine: 2 CPU cores, 24 GiB RAM, no GPU "
         f"({platform.processor() or 'x86_64'}, "
-        f"Python {platform.python_version()}); the machine was shared: other "
-        "jobs (a Kubernetes compile, other engineers' benchmarks and tests) ran "
-        "on the 2 cores while these runs did (load average "
+        f"Python {platform.python_version()}); {conditions} (load average "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} over 1/5/15 min when "
         "this file was written; 4 to 20 during earlier runs), so wall seconds "
         "are pessimistic and noisy. Torch threads: 1. Runs are single-process; "
@@ -729,6 +739,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log", type=Path, default=RESULTS / "nas_bench_201.jsonl")
     ap.add_argument("--summarise", action="store_true", help="only rebuild the table")
     ap.add_argument(
+        "--conditions",
+        default=SHARED,
+        help="what else ran on the machine during the runs (a sentence for the "
+        "table's header; default: the shared-machine sentence)",
+    )
+    ap.add_argument(
         "--at",
         type=int,
         nargs="+",
@@ -772,7 +788,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-    summarise(args.log, args.log.with_suffix(".md"), args.at)
+    summarise(args.log, args.log.with_suffix(".md"), args.at, args.conditions)
     return 0
 
 

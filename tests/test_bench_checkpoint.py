@@ -65,3 +65,15 @@ def test_unreadable_checkpoint_names_the_file(nb, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=f"checkpoint {path} cannot be read"):
         nb.run_one("branincurrin", "cifar10", "sobol", 0, 4, 20, tmp_path)
     assert path.read_bytes() == b"not gzip"  # left as it was
+
+
+def test_summary_states_the_given_conditions(nb, tmp_path: Path) -> None:
+    row = nb.run_one("branincurrin", "cifar10", "sobol", 1, 3, 20, None)
+    log = tmp_path / "runs.jsonl"
+    log.write_text(json.dumps(row) + "\n")
+    default = nb.summarise(log, tmp_path / "default.md")
+    assert "a Kubernetes compile" in default
+    said = "two benchmark processes shared the 2 cores, paused during the tests"
+    text = nb.summarise(log, tmp_path / "said.md", [2], conditions=said)
+    assert said in text and "Kubernetes" not in text
+    assert "| branincurrin" in text and "HV after 2" in text
