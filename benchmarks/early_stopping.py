@@ -445,6 +445,18 @@ MACHINE = (
 )
 
 
+def write_results(out: str | Path, text: str, meta: dict, rows: list[dict]) -> None:
+    """Print ``text``; write it to ``out``.md and ``meta``, ``rows`` to .json."""
+    print(text)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(text)
+    out.with_suffix(".json").write_text(
+        json.dumps({"meta": meta, "rows": rows}, indent=1)
+    )
+    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+
+
 def summarize(runs: list[dict], times: list[float]) -> dict:
     agg = {k: statistics.mean(r[k] for r in runs) for k in runs[0]}
     agg["hv_log_worst"] = min(r["hv_log"] for r in runs)

@@ -34,7 +34,6 @@ import argparse
 import json
 from collections import Counter
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 from early_stopping import (
@@ -45,6 +44,7 @@ from early_stopping import (
     replay,
     replay_setup,
     true_pareto,
+    write_results,
 )
 
 from ax_nas_plugins.stopping._engine import front_of
@@ -189,14 +189,7 @@ def main() -> None:
         "orders": args.orders,
         "samples": args.samples,
     }
-    text = markdown(rows, meta)
-    print(text)
-    out = Path(args.out)
-    out.with_suffix(".md").write_text(text)
-    out.with_suffix(".json").write_text(
-        json.dumps({"meta": meta, "rows": rows}, indent=1)
-    )
-    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+    write_results(args.out, markdown(rows, meta), meta, rows)
 
 
 if __name__ == "__main__":

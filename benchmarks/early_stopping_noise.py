@@ -40,7 +40,6 @@ import argparse
 import json
 import statistics
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 from early_stopping import (
@@ -56,6 +55,7 @@ from early_stopping import (
     replay,
     replay_setup,
     true_pareto,
+    write_results,
 )
 from early_stopping_kills import resolution
 
@@ -275,11 +275,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "same, costly members |",
         "|---|---|---|---|---|---|",
     ]
-    seen = set()
-    for r in rows:
-        if r["dataset"] in seen:
-            continue
-        seen.add(r["dataset"])
+    first = list({r["dataset"]: r for r in reversed(rows)}.values())[::-1]
+    for r in first:
         agree = ", ".join(f"{v:.0%}" for v in r["agreement"].values())
         costly = ", ".join(f"{v:.0%}" for v in r["agreement_costly"].values())
         lines.append(
@@ -297,11 +294,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "all members that are reproducible |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    seen = set()
-    for r in rows:
-        if r["dataset"] in seen:
-            continue
-        seen.add(r["dataset"])
+    for r in first:
         for k in r["learning_curve"]:
             share = k["killed_reproducible"] / max(k["killed_members"], 1)
             lines.append(
@@ -355,14 +348,7 @@ def main() -> None:
         "machine": MACHINE,
         "orders": args.orders,
     }
-    text = markdown(rows, meta)
-    print(text)
-    out = Path(args.out)
-    out.with_suffix(".md").write_text(text)
-    out.with_suffix(".json").write_text(
-        json.dumps({"meta": meta, "rows": rows}, indent=1)
-    )
-    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+    write_results(args.out, markdown(rows, meta), meta, rows)
 
 
 if __name__ == "__main__":
