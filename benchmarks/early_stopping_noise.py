@@ -54,12 +54,15 @@ from early_stopping import (
     hypervolume_2d,
     replay,
     replay_setup,
+    summarize,
     true_pareto,
     write_results,
 )
 from early_stopping_kills import resolution
 
 RETRAIN = DATA / "retrain"
+#: The replay's scores (``early_stopping.summarize``) kept for each oracle row.
+SCORES = ("saved", "hv_log", "hv_log_worst", "pareto_killed", "pareto_killed_costly")
 
 
 def retrained_finals(dataset: str, n: int) -> dict[int, np.ndarray]:
@@ -70,11 +73,11 @@ def retrained_finals(dataset: str, n: int) -> dict[int, np.ndarray]:
     naming the file.
     """
     base = json.loads((DATA / f"curves_{dataset}.json").read_text())["configs"]
+    keys = [k for k in base[0] if k not in ("val_acc", "num_params")]
     out = {}
     for path in sorted(RETRAIN.glob(f"curves_{dataset}_train*.json")):
         payload = json.loads(path.read_text())
         configs = payload["configs"]
-        keys = [k for k in base[0] if k not in ("val_acc", "num_params")]
         if len(configs) < n or any(
             [a[k] for k in keys] != [b[k] for k in keys]
             for a, b in zip(configs[:n], base[:n], strict=True)
@@ -125,7 +128,6 @@ def agreement(
     shares = []
     lmax = np.log10(CONTEXT["max_params"])
     for order in orders:
-        members = set(order[true_pareto(finals[order], params[order])].tolist())
         if costly_only:
             hv_all = hypervolume_2d(
                 finals[order], np.log10(params[order]), CONTEXT["ref_acc"], lmax
@@ -133,6 +135,8 @@ def agreement(
             members = costly_pareto(
                 finals, params, order, CONTEXT["ref_acc"], lmax, hv_all
             )
+        else:
+            members = set(order[true_pareto(finals[order], params[order])].tolist())
         if not members:
             continue
         again = set(order[true_pareto(other[order], params[order])].tolist())
@@ -187,11 +191,10 @@ def rule_kills(
         n_repro += len(repro)
         if repro:
             repro_shares.append(len(stopped & repro) / len(repro))
+    agg = summarize(scores, [])
     return {
         "threshold": threshold,
-        "saved": statistics.mean(r["saved"] for r in scores),
-        "hv_log_worst": min(r["hv_log"] for r in scores),
-        "pareto_killed": statistics.mean(r["pareto_killed"] for r in scores),
+        **{key: agg[key] for key in ("saved", "hv_log_worst", "pareto_killed")},
         "reproducible_killed": statistics.mean(repro_shares),
         "members": n_members,
         "reproducible_members": n_repro,
@@ -241,22 +244,16 @@ def run(
     for source, other in sources.items():
         for k in margins:
             rule = RetrainOracle(f"retrain oracle ({source}, k={k})", other, k * step)
-            scores = [replay(rule, curves, params, o, workers=1) for o in orders]
+            agg = summarize(
+                [replay(rule, curves, params, o, workers=1) for o in orders], []
+            )
             rows.append(
                 {
                     **base,
                     "rule": rule.name,
                     "source": source,
                     "k": k,
-                    "saved": statistics.mean(r["saved"] for r in scores),
-                    "hv_log": statistics.mean(r["hv_log"] for r in scores),
-                    "hv_log_worst": min(r["hv_log"] for r in scores),
-                    "pareto_killed": statistics.mean(
-                        r["pareto_killed"] for r in scores
-                    ),
-                    "pareto_killed_costly": statistics.mean(
-                        r["pareto_killed_costly"] for r in scores
-                    ),
+                    **{key: agg[key] for key in SCORES},
                 }
             )
     return rows
