@@ -11,6 +11,10 @@ each process: the wall and CPU seconds of each fit. Modes:
   before it imports torch or JAX, as ``taskset -c i`` would;
 - ``same_core``: every worker is pinned to the first allowed core.
 
+With ``--neighbour torch`` a process doing torch matrix products on every
+core runs during each condition (a stand-in for a training job started by
+a local runner on the same machine).
+
 Why it exists: full-NUTS steps of the benchmarks cost 10 to 20 times more
 while a second benchmark process ran (373-906 CPU s against 30-135); this
 isolates the cause. The data file is a checkpoint of ``nas_bench_201.py
@@ -88,8 +92,29 @@ def _core(mode: str, i: int) -> int | None:
     return cores[i % len(cores)] if mode == "own_core" else cores[0]
 
 
-def run_condition(checkpoint: Path, procs: int, mode: str, seed: int) -> list[dict]:
-    """Start ``procs`` workers at once; their fits, in start order."""
+#: A stand-in for a training job on the same machine: torch matrix products on
+#: every core, until killed.
+TORCH_NEIGHBOUR = (
+    "import os, torch\n"
+    "torch.set_num_threads(os.cpu_count())\n"
+    "a = torch.randn(512, 512)\n"
+    "while True:\n"
+    "    a = torch.tanh(a @ a)\n"
+)
+
+
+def run_condition(
+    checkpoint: Path, procs: int, mode: str, seed: int, neighbour: str = "none"
+) -> list[dict]:
+    """Start ``procs`` workers at once (next to ``neighbour``); their fits."""
+    if neighbour == "torch":
+        busy = subprocess.Popen([sys.executable, "-c", TORCH_NEIGHBOUR])
+        try:
+            time.sleep(3)  # the neighbour is computing before the fits start
+            return run_condition(checkpoint, procs, mode, seed)
+        finally:
+            busy.kill()
+            busy.wait()
     cmd = [
         sys.executable,
         __file__,
@@ -126,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     ap.add_argument("--checkpoint", type=Path, default=DATA)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument(
+        "--neighbour",
+        choices=["none", "torch"],
+        default="none",
+        help="torch: a process doing torch matrix products on every core runs "
+        "during each condition (a stand-in for a training job)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS / "saas_fit_sharing.json")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker-core", type=int, default=None, help=argparse.SUPPRESS)
@@ -137,11 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     for procs in args.procs:
         for mode in args.modes:
             started = time.perf_counter()
-            results = run_condition(args.checkpoint, procs, mode, args.seed)
+            results = run_condition(
+                args.checkpoint, procs, mode, args.seed, args.neighbour
+            )
             rows.append(
                 {
                     "procs": procs,
                     "mode": mode,
+                    "neighbour": args.neighbour,
                     "workers": results,
                     "elapsed_s": time.perf_counter() - started,
                 }
@@ -163,9 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(payload, indent=1) + "\n")
     lines = [
-        "| processes at once | cores | val_acc fit, wall / CPU s (per process)"
-        " | latency fit, wall / CPU s (per process) |",
-        "| --- | --- | --- | --- |",
+        "| processes at once | cores | next to | val_acc fit, wall / CPU s (each)"
+        " | latency fit, wall / CPU s (each) |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         cells = [
@@ -175,7 +210,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             for k in (0, 1)
         ]
-        lines.append(f"| {row['procs']} | {row['mode']} | {cells[0]} | {cells[1]} |")
+        lines.append(
+            f"| {row['procs']} | {row['mode']} | {row['neighbour']} "
+            f"| {cells[0]} | {cells[1]} |"
+        )
     table = "\n".join(lines)
     md = args.out.with_suffix(".md")
     md.write_text(
