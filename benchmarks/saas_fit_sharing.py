@@ -75,7 +75,6 @@ def worker(checkpoint: Path, core: int | None, seed: int) -> None:
         )
         if len(fits) == 2:  # both outcomes fitted: the acquisition is not timed
             print(json.dumps({"fits": fits}), flush=True)
-            sys.stdout.flush()
             os._exit(0)
 
     saas.fit_nas_saas = timed
@@ -165,6 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.checkpoint, args.worker_core, args.seed)
         return 0
+    if not hasattr(os, "sched_setaffinity"):
+        raise SystemExit("saas_fit_sharing.py pins processes to cores: Linux only.")
+    if not args.checkpoint.is_file():
+        raise SystemExit(
+            f"--checkpoint {args.checkpoint}: no such file (a checkpoint written "
+            "by nas_bench_201.py --checkpoint-dir for a saasbo run is needed)."
+        )
+    if min(args.procs) < 1:
+        raise SystemExit(f"--procs must be at least 1, got {min(args.procs)}.")
     rows = []
     for procs in args.procs:
         for mode in args.modes:
