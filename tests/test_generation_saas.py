@@ -213,3 +213,75 @@ def test_nuts_fit_changes_no_jax_setting_unless_asked_and_drops_retired_options(
     assert before is None  # a fit without jax_cache_dir leaves JAX's config alone
     assert after == str(tmp_path / "cache")
     assert "machine type" not in out.stderr  # cache loads are quiet during a fit
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_blas_cap_holds_only_inside_the_block_and_none_changes_nothing():
+    from threadpoolctl import threadpool_limits
+
+    from ax_nas_plugins.generation._saas import blas_threads_limited
+
+    with threadpool_limits(limits=3, user_api="blas"):  # a known, non-default start
+        assert set(_blas_threads()) == {3}
+        with blas_threads_limited(1):
+            assert set(_blas_threads()) == {1}
+        assert set(_blas_threads()) == {3}
+        with blas_threads_limited(None):
+            assert set(_blas_threads()) == {3}
+
+
+@pytest.mark.slow
+def test_nuts_fit_runs_with_one_blas_thread_by_default_and_restores_the_count(py):
+    code = (
+        "import json, torch, warnings; warnings.filterwarnings('ignore')\n"
+        "from threadpoolctl import threadpool_info, threadpool_limits\n"
+        "from ax.generators.torch.botorch_modular.utils import fit_botorch_model\n"
+        "from ax_nas_plugins.generation import _saas\n"
+        "def blas():\n"
+        "    return sorted({i['num_threads'] for i in threadpool_info()\n"
+        "                   if i['user_api'] == 'blas'})\n"
+        "seen = []\n"
+        "inner = _saas._sample_posterior\n"
+        "def spy(*a, **k):\n"
+        "    seen.append(blas())\n"
+        "    return inner(*a, **k)\n"
+        "_saas._sample_posterior = spy\n"
+        "X = torch.rand(6, 3, dtype=torch.double); Y = X.sum(-1, keepdim=True)\n"
+        "m = _saas.NasSaasGP(X, (Y - Y.mean()) / Y.std())\n"
+        "opts = dict(warmup_steps=8, num_samples=8, thinning=2, progress=False)\n"
+        "threadpool_limits(limits=3, user_api='blas')\n"
+        "fit_botorch_model(m, mll_class=None, mll_options=opts)\n"
+        "after = blas()\n"
+        "fit_botorch_model(m, mll_class=None, mll_options={**opts,"
+        " 'blas_threads': None})\n"
+        "print(json.dumps([seen, after, m.num_mcmc_samples]))\n"
+    )
+    out = py(code, env={"AX_NAS_PROGRESS": "0"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen, after, samples = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == [[1], [3]]  # capped by default; blas_threads=None leaves it
+    assert after == [3]  # the count the process had is back after the fit
+    assert samples == 4
+
+
+def _nuts_mll_options(**options):
+    gs = anp.generation_strategy("saasbo", seed=1, **options)
+    (spec,) = list(gs.nodes_by_name.values())[-1].generator_specs
+    (config,) = spec.generator_kwargs["surrogate_spec"].model_configs
+    return config.mll_options
+
+
+def test_blas_threads_reaches_the_fit_none_included_and_bad_values_are_named():
+    assert _nuts_mll_options()["blas_threads"] == 1
+    assert _nuts_mll_options(blas_threads=2)["blas_threads"] == 2
+    assert _nuts_mll_options(blas_threads=None)["blas_threads"] is None  # kept
+    for bad in (0, "2", True):
+        with pytest.raises(ValueError, match="blas_threads must be a positive"):
+            anp.generation_strategy("saasbo", blas_threads=bad)
+    with pytest.raises(ValueError, match="blas_threads only apply to fit='nuts'"):
+        anp.generation_strategy("saasbo_fast", blas_threads=2)  # default fit: map

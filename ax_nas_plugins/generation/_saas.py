@@ -260,6 +260,7 @@ def fit_nas_saas(
     warm_start_key: str = "",
     progress: bool | None = None,
     jax_cache_dir: str | None = None,
+    blas_threads: int | None = 1,
 ) -> None:
     """Fit ``model`` by NUTS on the padded data (see the module rule).
 
@@ -280,6 +281,9 @@ def fit_nas_saas(
             While such a fit runs, XLA's C++ log is errors-only-fatal (each
             program loaded from the cache logs a spurious "machine type"
             error). ``None`` (default): JAX's configuration is left alone.
+        blas_threads: Most threads of each BLAS library (OpenBLAS, MKL) while
+            the fit runs, then back to what they were (``threadpoolctl``);
+            ``None``: left alone. See :func:`blas_threads_limited`.
     """
     model.train()
     pm = model.pyro_model
@@ -295,7 +299,7 @@ def fit_nas_saas(
         jax.clear_caches()
     data = _pad(pm)
     key = (warm_start_key, data.dim, _outcome_fingerprint(model))
-    with quiet:
+    with quiet, blas_threads_limited(blas_threads):
         raw = _sample_posterior(
             data,
             start=_remembered_start(key) if warm_start else None,
@@ -310,6 +314,30 @@ def fit_nas_saas(
     samples = pm.postprocess_mcmc_samples(mcmc_samples=raw)
     model.load_mcmc_samples({k: v[::thinning] for k, v in samples.items()})
     model.eval()
+
+
+def blas_threads_limited(threads: int | None) -> Any:
+    """A context in which every loaded BLAS library runs at most ``threads`` threads.
+
+    The rule: ``None`` changes nothing; otherwise ``threadpoolctl`` caps the
+    thread count of every BLAS library loaded in the process for the length
+    of the block (all threads of the process see the cap) and restores it
+    after. SciPy's BLAS is loaded first: JAX's CPU kernels for the Cholesky
+    factor and triangular solves of a GP call it.
+
+    Why: OpenBLAS's worker threads wait for work by spinning. When another
+    busy process shares the cores (a second experiment, a training job of a
+    local runner), a spinning thread holds a core that the thread it waits
+    for needs, and a full-NUTS fit that takes 9 s alone took 270-290 s
+    (``benchmarks/saas_fit_sharing.py``). The matrices of a SAAS fit are
+    small (one row per trial), too small for a second BLAS thread to help.
+    """
+    if threads is None:
+        return nullcontext()
+    import scipy.linalg  # noqa: F401  (loads the BLAS that JAX's kernels call)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def use_jax_compilation_cache(folder: str) -> str:

@@ -53,6 +53,7 @@ NUTS_OPTIONS = (
     "max_tree_depth",
     "warm_start",
     "jax_cache_dir",
+    "blas_threads",
 )
 
 
@@ -111,6 +112,7 @@ def _saas(
     warm_start: bool,
     progress: bool | None = None,
     jax_cache_dir: str | None = None,
+    blas_threads: int | None = 1,
     device: str | None = None,
     log_objectives: str | Sequence[str] | None = None,
 ) -> GenerationStrategy:
@@ -137,6 +139,10 @@ def _saas(
             (process-wide, for the rest of the process; see
             :func:`ax_nas_plugins.generation._saas.fit_nas_saas`). ``None``:
             JAX's configuration is left alone and each fit compiles NUTS.
+        blas_threads: Most BLAS threads while a NUTS fit runs (``fit="nuts"``;
+            restored after each fit). ``None``: BLAS is left alone. One
+            thread keeps fits fast when other processes share the cores; see
+            :func:`ax_nas_plugins.generation._saas.blas_threads_limited`.
         device: Torch device of the model and acquisition.
         log_objectives: ``None`` (default: no log transform), ``"auto"`` (model
             each minimised, all-positive objective of a multi-objective search
@@ -172,6 +178,7 @@ def _saas(
             f"{preset}: thinning ({thinning}) is larger than num_samples "
             f"({num_samples}); no posterior sample would be kept."
         )
+    common.check_positive_int(preset, "blas_threads", blas_threads, allow_none=True)
     if jax_cache_dir is not None and not isinstance(jax_cache_dir, str):
         raise common.PresetError(
             f"{preset}: jax_cache_dir must be a folder path or None, "
@@ -189,6 +196,7 @@ def _saas(
             "warm_start": warm_start,
             "progress": progress,
             "jax_cache_dir": jax_cache_dir,
+            "blas_threads": blas_threads,
             "seed": seed if seed is not None else 0,
             "warm_start_key": f"{preset}:{seed}",
         },
@@ -215,7 +223,11 @@ def _model_config(preset: str, fit: str, nuts_options: dict[str, Any]) -> Any:
         )
     from ax_nas_plugins.generation._saas import NasSaasGP
 
-    options = {k: v for k, v in nuts_options.items() if v is not None}
+    # None means "the fit's default" except for blas_threads, where it means
+    # "leave BLAS alone" and so is passed on
+    options = {
+        k: v for k, v in nuts_options.items() if v is not None or k == "blas_threads"
+    }
     options.setdefault("progress", None)
     return ModelConfig(
         botorch_model_class=NasSaasGP,
