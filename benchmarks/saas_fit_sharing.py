@@ -9,7 +9,11 @@ each process: the wall and CPU seconds of each fit. Modes:
 - ``free``: the process may run on every core (the default of any process);
 - ``own_core``: worker ``i`` is pinned to core ``i`` (modulo the core count)
   before it imports torch or JAX, as ``taskset -c i`` would;
-- ``same_core``: every worker is pinned to the first allowed core.
+- ``same_core``: every worker is pinned to the first allowed core;
+- ``pack``: like ``free``, but the fit keeps the pack's default
+  ``blas_threads=1`` (BLAS capped at one thread during each fit). The other
+  modes fit with ``blas_threads=None`` (BLAS left alone, as before that
+  default existed), so that they measure only the pinning they name.
 
 With ``--neighbour torch`` a process doing torch matrix products on every
 core runs during each condition (a stand-in for a training job started by
@@ -44,10 +48,10 @@ RESULTS = HERE / "results"
 DATA = HERE / "data" / "saas_fit_sharing_nb201_cifar10.json.gz"
 
 
-MODES = ("free", "own_core", "same_core")
+MODES = ("free", "own_core", "same_core", "pack")
 
 
-def worker(checkpoint: Path, core: int | None, seed: int) -> None:
+def worker(checkpoint: Path, core: int | None, seed: int, pack: bool) -> None:
     """Fit the two outcome models of the next suggestion; print one JSON line."""
     if core is not None:  # before torch and JAX start their threads
         os.sched_setaffinity(0, {core})
@@ -69,7 +73,7 @@ def worker(checkpoint: Path, core: int | None, seed: int) -> None:
 
     def timed(model, **options):
         t, c = time.perf_counter(), time.process_time()
-        original(model, **options)
+        original(model, **options if pack else {**options, "blas_threads": None})
         fits.append(
             {"wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - c}
         )
@@ -86,7 +90,7 @@ def worker(checkpoint: Path, core: int | None, seed: int) -> None:
 
 def _core(mode: str, i: int) -> int | None:
     cores = sorted(os.sched_getaffinity(0))
-    if mode == "free":
+    if mode in ("free", "pack"):
         return None
     return cores[i % len(cores)] if mode == "own_core" else cores[0]
 
@@ -126,6 +130,8 @@ def run_condition(
     for i in range(procs):
         core = _core(mode, i)
         pin = [] if core is None else ["--worker-core", str(core)]
+        if mode == "pack":
+            pin.append("--worker-pack")
         children.append(
             subprocess.Popen(
                 [*cmd, "--worker", *pin],
@@ -160,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS / "saas_fit_sharing.json")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker-core", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--worker-pack", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.checkpoint, args.worker_core, args.seed)
+        worker(args.checkpoint, args.worker_core, args.seed, args.worker_pack)
         return 0
     if not hasattr(os, "sched_setaffinity"):
         raise SystemExit("saas_fit_sharing.py pins processes to cores: Linux only.")
@@ -226,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     md = args.out.with_suffix(".md")
     md.write_text(
         f"# SAAS fits next to other processes ({payload['when']})\n\n"
-        f"Machine: {payload['machine']}; data: `{payload['checkpoint']}`.\n\n"
+        f"Machine: {payload['machine']}; data: `{payload['checkpoint']}`.\n"
+        "Cores: free / own_core / same_core fit with BLAS left alone "
+        "(`blas_threads=None`); pack = free with the pack's default "
+        "`blas_threads=1`.\n\n"
         + table
         + "\n"
     )
