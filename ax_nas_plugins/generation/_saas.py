@@ -22,9 +22,12 @@ kept) on BoTorch's own ``SaasPyroModel.sample``, but
   ``warm_start_key``) found in this process. The first fit, or one after a
   restart, starts cold.
 
-Nothing here changes process-wide state unless asked: JAX's persistent cache
-is turned on only by ``jax_cache_dir`` (see :func:`fit_nas_saas`); the one
-exception, bounding memory, is :data:`CLEAR_JAX_CACHES_EVERY`. The class
+Nothing here changes process-wide state for longer than a fit unless asked:
+JAX's persistent cache is turned on only by ``jax_cache_dir`` (see
+:func:`fit_nas_saas`); the one exception, bounding memory, is
+:data:`CLEAR_JAX_CACHES_EVERY`. During a fit every BLAS library of the
+process runs one thread (``blas_threads``, see :func:`blas_threads_limited`),
+and gets its thread count back afterwards. The class
 is registered with Ax's model registry so a generation strategy that names it
 is stored and loaded like one naming BoTorch's class. Importing this module
 does not import JAX (a stored strategy loads without the ``saasbo`` extra).
