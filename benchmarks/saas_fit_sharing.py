@@ -236,9 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {payload['machine']}; data: `{payload['checkpoint']}`.\n"
         "Cores: free / own_core / same_core fit with BLAS left alone "
         "(`blas_threads=None`); pack = free with the pack's default "
-        "`blas_threads=1`.\n\n"
-        + table
-        + "\n"
+        "`blas_threads=1`.\n\n" + table + "\n"
     )
     print(table)
     return 0
