@@ -1,4 +1,4 @@
-"""Full-NUTS SAAS fits in processes that share the cores: free or pinned to one core.
+"""Full-NUTS SAAS fits in processes that share the cores: free, pinned, BLAS-capped.
 
 What it measures: the two model fits (one per outcome: val_acc, latency) of
 the next `saasbo` suggestion of a stored NAS-Bench-201 cifar10 run (19
@@ -129,12 +129,12 @@ def run_condition(
     children = []
     for i in range(procs):
         core = _core(mode, i)
-        pin = [] if core is None else ["--worker-core", str(core)]
+        extra = [] if core is None else ["--worker-core", str(core)]
         if mode == "pack":
-            pin.append("--worker-pack")
+            extra.append("--worker-pack")
         children.append(
             subprocess.Popen(
-                [*cmd, "--worker", *pin],
+                [*cmd, "--worker", *extra],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
