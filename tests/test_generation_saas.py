@@ -186,6 +186,30 @@ def test_map_fit_runs_the_map_saas_ensemble_on_a_nas_space():
     assert all(type(m.input_transform).__name__ == "CategoricalOneHot" for m in models)
 
 
+def test_one_hot_models_drop_the_categorical_list_and_saas_refuses_fidelity():
+    import torch
+    from botorch.utils.datasets import SupervisedDataset
+
+    from ax_nas_plugins.generation._map_saas import NasMapSaasGP
+    from ax_nas_plugins.generation._onehot import OneHotSingleTaskGP
+
+    X = torch.rand(6, 3, dtype=torch.double)
+    data = SupervisedDataset(
+        X, X.sum(-1, keepdim=True), feature_names=["a", "b", "c"], outcome_names=["y"]
+    )
+    for cls in (OneHotSingleTaskGP, NasMapSaasGP):
+        inputs = cls.construct_inputs(data, categorical_features=[0])
+        assert "categorical_features" not in inputs
+        assert torch.equal(inputs["train_X"], X)
+        cls(**inputs)  # the base class accepts what is left
+    # an empty fidelity list is no fidelity parameter
+    assert "fidelity_features" not in NasMapSaasGP.construct_inputs(
+        data, categorical_features=[0], fidelity_features=[]
+    )
+    with pytest.raises(ValueError, match="do not support fidelity parameters"):
+        NasMapSaasGP.construct_inputs(data, fidelity_features=[2])
+
+
 @pytest.mark.slow
 def test_nuts_fit_changes_no_jax_setting_unless_asked_and_drops_retired_options(
     py, tmp_path

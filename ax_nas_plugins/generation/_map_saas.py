@@ -12,30 +12,15 @@ fewer points than a short NUTS run (see ``docs/generation.md``).
 
 from __future__ import annotations
 
-from typing import Any
-
 from botorch.models.map_saas import EnsembleMapSaasSingleTaskGP
 
+from ax_nas_plugins.generation._onehot import SAAS_FIDELITY_ERROR, OneHotEncodedInputs
 
-class NasMapSaasGP(EnsembleMapSaasSingleTaskGP):
+
+class NasMapSaasGP(OneHotEncodedInputs, EnsembleMapSaasSingleTaskGP):
     """BoTorch's MAP-SAAS ensemble over inputs one-hot encoded by CategoricalOneHot."""
 
-    @classmethod
-    def construct_inputs(
-        cls,
-        training_data: Any,
-        *,
-        categorical_features: list[int] | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """BoTorch's inputs; the categorical columns arrive one-hot encoded."""
-        del categorical_features
-        if kwargs.pop("fidelity_features", None):
-            raise ValueError(
-                "The SAAS presets do not support fidelity parameters; "
-                "use a multi-fidelity generation strategy instead."
-            )
-        return super().construct_inputs(training_data=training_data, **kwargs)
+    fidelity_error = SAAS_FIDELITY_ERROR
 
 
 def register_for_storage() -> None:

@@ -15,7 +15,7 @@ scales, like BoTorch's ``Normalize``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from ax.generators.torch.botorch_modular.input_constructors.input_transforms import (
@@ -125,12 +125,24 @@ def _argparse_categorical_one_hot(
     return options
 
 
-class OneHotSingleTaskGP(SingleTaskGP):
-    """BoTorch's ``SingleTaskGP`` for inputs one-hot encoded by ``CategoricalOneHot``.
+#: The error every SAAS model gives for fidelity features (it has no fidelity kernel).
+SAAS_FIDELITY_ERROR = (
+    "The SAAS presets do not support fidelity parameters; "
+    "use a multi-fidelity generation strategy instead."
+)
 
-    Ax hands ``categorical_features`` to every model class; this one sees them
-    already encoded and ignores the list (``SingleTaskGP`` would refuse it).
+
+class OneHotEncodedInputs:
+    """Mixin for a BoTorch model placed after ``CategoricalOneHot``: drop the list.
+
+    Ax hands ``categorical_features`` to every model class; a model whose
+    inputs arrive already one-hot encoded ignores the list (BoTorch's
+    ``SingleTaskGP`` and the SAAS models would refuse it). When
+    ``fidelity_error`` is set, fidelity features are refused with that message.
+    Put the mixin first among the bases so its ``construct_inputs`` runs.
     """
+
+    fidelity_error: ClassVar[str | None] = None
 
     @classmethod
     def construct_inputs(
@@ -140,8 +152,20 @@ class OneHotSingleTaskGP(SingleTaskGP):
         categorical_features: list[int] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
+        """The base model's inputs, without ``categorical_features``."""
         del categorical_features
-        return super().construct_inputs(training_data=training_data, **kwargs)
+        if cls.fidelity_error is not None and kwargs.pop("fidelity_features", None):
+            raise ValueError(cls.fidelity_error)
+        return super().construct_inputs(  # type: ignore[misc]
+            training_data=training_data, **kwargs
+        )
+
+
+class OneHotSingleTaskGP(OneHotEncodedInputs, SingleTaskGP):
+    """BoTorch's ``SingleTaskGP`` for inputs one-hot encoded by ``CategoricalOneHot``.
+
+    Ax's ``categorical_features`` list is dropped (see :class:`OneHotEncodedInputs`).
+    """
 
 
 def register_for_storage() -> None:

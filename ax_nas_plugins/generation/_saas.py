@@ -45,6 +45,7 @@ from ax.generators.torch.botorch_modular.utils import fit_botorch_model
 from botorch.models.fully_bayesian import SaasFullyBayesianSingleTaskGP, SaasPyroModel
 
 from ax_nas_plugins import _compat
+from ax_nas_plugins.generation._onehot import SAAS_FIDELITY_ERROR, OneHotEncodedInputs
 from ax_nas_plugins.progress import progress_task
 
 #: Previous posterior medians: (warm_start_key, input dim, outcome fingerprint).
@@ -75,30 +76,15 @@ CLEAR_JAX_CACHES_EVERY = 16
 _fit_count = itertools.count(1)
 
 
-class NasSaasGP(SaasFullyBayesianSingleTaskGP):
-    """SAAS GP (BoTorch's) fitted with a progress display and optional warm starts."""
+class NasSaasGP(OneHotEncodedInputs, SaasFullyBayesianSingleTaskGP):
+    """SAAS GP (BoTorch's) fitted with a progress display and optional warm starts.
 
-    @classmethod
-    def construct_inputs(
-        cls,
-        training_data: Any,
-        *,
-        categorical_features: list[int] | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """BoTorch's inputs; categorical columns are the input transform's business.
+    Its inputs arrive one-hot encoded by ``CategoricalOneHot``, so Ax's
+    ``categorical_features`` list is dropped; fidelity features are refused
+    (the SAAS model has no fidelity kernel).
+    """
 
-        Ax hands ``categorical_features`` to every model; this model receives
-        them one-hot encoded by ``CategoricalOneHot`` and so ignores the list.
-        Fidelity features are refused: the SAAS model has no fidelity kernel.
-        """
-        del categorical_features
-        if kwargs.pop("fidelity_features", None):
-            raise ValueError(
-                "The SAAS presets do not support fidelity parameters; "
-                "use a multi-fidelity generation strategy instead."
-            )
-        return super().construct_inputs(training_data=training_data, **kwargs)
+    fidelity_error = SAAS_FIDELITY_ERROR
 
 
 class MaskedSaasPyroModel(SaasPyroModel):
