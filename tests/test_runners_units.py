@@ -79,3 +79,50 @@ def test_a_local_function_component_cannot_be_stored(tmp_path):
     runner = anp.runner("torchx_local", component=inner, log_root=str(tmp_path))
     with pytest.raises(Exception, match="cannot be stored"):
         storage.to_json(runner)
+
+
+class _OneCallScheduler:
+    """A scheduler with ``describe_many``: answers from a table, counts calls."""
+
+    def __init__(self, table, error=None):
+        self.table, self.error, self.calls = table, error, []
+
+    def describe_many(self, app_ids):
+        self.calls.append(list(app_ids))
+        if self.error is not None:
+            raise self.error
+        return {a: self.table[a] for a in app_ids if a in self.table}
+
+
+class _PerJobScheduler:
+    """A scheduler without ``describe_many``: ``describe`` per job, one fails."""
+
+    def __init__(self, table):
+        self.table, self.calls = table, []
+
+    def describe(self, app_id):
+        self.calls.append(app_id)
+        if app_id == "flaky":
+            raise ConnectionError("backend hiccup")
+        return self.table.get(app_id)
+
+
+def test_describe_many_uses_one_backend_call_when_the_scheduler_has_one(tmp_path):
+    runner = anp.runner("torchx_docker", component=COMPONENT, log_root=str(tmp_path))
+    metas = {0: {"app_id": "a"}, 1: {"app_id": "b"}, 2: {"app_id": "gone"}}
+    sched = _OneCallScheduler({"a": "desc-a", "b": "desc-b"})
+    runner._get_scheduler = lambda: sched
+    assert runner._describe_many(metas) == {0: "desc-a", 1: "desc-b", 2: None}
+    assert sched.calls == [["a", "b", "gone"]]  # one call for all three
+    # a backend that cannot be asked: every job unknown (the exception), none failed
+    down = _OneCallScheduler({}, error=ConnectionError("dockerd unreachable"))
+    runner._get_scheduler = lambda: down
+    got = runner._describe_many(metas)
+    assert set(got) == {0, 1, 2}
+    assert all(isinstance(v, ConnectionError) for v in got.values())
+    # without describe_many: one call per job, an error stays that job's alone
+    per_job = _PerJobScheduler({"a": "desc-a"})
+    runner._get_scheduler = lambda: per_job
+    got = runner._describe_many({0: {"app_id": "a"}, 1: {"app_id": "flaky"}})
+    assert got[0] == "desc-a" and isinstance(got[1], ConnectionError)
+    assert per_job.calls == ["a", "flaky"]

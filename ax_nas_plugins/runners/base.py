@@ -329,8 +329,21 @@ class TorchXJobRunner(Runner):
     def _describe_many(
         self, app_ids: dict[int, dict[str, Any]]
     ) -> dict[int, DescribeAppResponse | Exception | None]:
-        """Describe several jobs (key -> run_metadata); one call per job."""
+        """Describe several jobs (key -> run_metadata): one backend call when the
+        scheduler has ``describe_many(app_ids)``, else one call per job.
+
+        A backend that cannot be asked gives the exception, not a verdict
+        (the job's state is unknown, not failed); a job it does not know gives
+        None.
+        """
         sched = self._get_scheduler()
+        many = getattr(sched, "describe_many", None)
+        if many is not None:
+            try:
+                found = many([m["app_id"] for m in app_ids.values()])
+            except Exception as exc:  # backend unreachable: unknown, not failed
+                return dict.fromkeys(app_ids, exc)
+            return {index: found.get(meta["app_id"]) for index, meta in app_ids.items()}
         out: dict[int, DescribeAppResponse | Exception | None] = {}
         for index, meta in app_ids.items():
             try:

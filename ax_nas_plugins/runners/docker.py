@@ -40,7 +40,6 @@ from ax_nas_plugins.runners.base import SESSION, RunnerError, TorchXJobRunner
 from ax_nas_plugins.runners.schedulers._opts import KILL_GRACE_S
 
 if TYPE_CHECKING:
-    from torchx.schedulers.api import DescribeAppResponse
     from torchx.specs import AppDef
 
     from ax_nas_plugins.runners.schedulers.docker_isolated import (
@@ -91,17 +90,6 @@ class TorchXDockerRunner(TorchXJobRunner):
                 ),
             )
             role.env.setdefault("PYTHONUNBUFFERED", "1")
-
-    def _describe_many(
-        self, app_ids: dict[int, dict[str, Any]]
-    ) -> dict[int, DescribeAppResponse | Exception | None]:
-        try:
-            found = self._get_scheduler().describe_many(
-                [m["app_id"] for m in app_ids.values()]
-            )
-        except Exception as exc:  # dockerd unreachable: unknown, not failed
-            return dict.fromkeys(app_ids, exc)
-        return {index: found[meta["app_id"]] for index, meta in app_ids.items()}
 
     def _log_tail(self, meta: dict[str, Any], lines: int) -> list[str]:
         return self._get_scheduler().log_tail(meta["app_id"], lines)

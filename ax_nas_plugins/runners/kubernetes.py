@@ -50,7 +50,6 @@ from ax_nas_plugins.runners.base import SESSION, RunnerError, TorchXJobRunner
 
 if TYPE_CHECKING:
     from ax.core.base_trial import BaseTrial
-    from torchx.schedulers.api import DescribeAppResponse
     from torchx.specs import AppDef
 
 _STR = (
@@ -143,19 +142,6 @@ class _KubernetesRunner(TorchXJobRunner):
     def _prepare_app(self, app: AppDef, log_dir: str) -> None:
         for role in app.roles:
             role.env.setdefault("PYTHONUNBUFFERED", "1")
-
-    def _describe_many(
-        self, app_ids: dict[int, dict[str, Any]]
-    ) -> dict[int, DescribeAppResponse | Exception | None]:
-        sched = self._get_scheduler()
-        many = getattr(sched, "describe_many", None)
-        if many is None:
-            return super()._describe_many(app_ids)
-        try:
-            found = many([m["app_id"] for m in app_ids.values()])
-        except Exception as exc:  # API server unreachable: unknown, not failed
-            return dict.fromkeys(app_ids, exc)
-        return {index: found.get(meta["app_id"]) for index, meta in app_ids.items()}
 
     def _log_tail(self, meta: dict[str, Any], lines: int) -> list[str]:
         return self._get_scheduler().log_tail(meta["app_id"], lines)

@@ -38,8 +38,6 @@ from typing import TYPE_CHECKING, Any
 from ax_nas_plugins.runners.base import SESSION, RunnerError, TorchXJobRunner
 
 if TYPE_CHECKING:
-    from torchx.schedulers.api import DescribeAppResponse
-
     from ax_nas_plugins.runners.schedulers.ray_staged import StagedRayScheduler
 
 
@@ -130,17 +128,6 @@ class TorchXRayRunner(TorchXJobRunner):
             role.entrypoint = "/bin/sh"
             cpus += max(1.0, float(role.resource.cpu)) * role.num_replicas
         self._live["cpus_per_trial"] = cpus
-
-    def _describe_many(
-        self, app_ids: dict[int, dict[str, Any]]
-    ) -> dict[int, DescribeAppResponse | Exception | None]:
-        try:
-            found = self._get_scheduler().describe_many(
-                [m["app_id"] for m in app_ids.values()]
-            )
-        except Exception as exc:  # Ray unreachable: unknown, not failed
-            return dict.fromkeys(app_ids, exc)
-        return {index: found.get(meta["app_id"]) for index, meta in app_ids.items()}
 
     def _log_tail(self, meta: dict[str, Any], lines: int) -> list[str]:
         import glob
