@@ -44,7 +44,8 @@ schedulers) as a small subclass:
   the submission (Slurm) finds a job submitted for a ``starting`` record
   without an id in ``_find_submitted(record, log_dir)`` (Slurm: by the
   batch script's path in the trial's folder).
-- ``_describe_many(metas)`` (one backend call for many jobs),
+- ``_describe_many(metas)`` (default: one ``describe_many`` call when the
+  scheduler has it, else one ``describe`` per job),
   ``_log_tail(meta, lines)``, ``_cancel(meta)`` (end the job and confirm).
 - ``_backend_capacity()``: free slots as the backend reports them (idle CPUs
   divided by what one job asks, free GPUs...), or None; capacity is the
