@@ -58,6 +58,7 @@ PRESETS = (
     "gp_moo_logcost",
     "gp_moo_parego",
     "gp_moo_init5",
+    "gp_moo_init12",
     "gp_moo_refpoint",
     "auto",
 )
@@ -291,6 +292,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "gp_moo_logcost": ("gp_moo", {"log_objectives": "auto"}),
     "gp_moo_parego": ("gp_moo", {"acquisition": "qLogNParEGO"}),
     "gp_moo_init5": ("gp_moo", {"num_initial_trials": 5}),
+    "gp_moo_init12": ("gp_moo", {"num_initial_trials": 12}),
     # not a preset option: the benchmark's reference point is given to Ax as
     # objective thresholds (see _ax_problem)
     "gp_moo_refpoint": ("gp_moo", {}),
