@@ -44,6 +44,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+#: The same operations in order of cost (no operation, identity, pooling, 1x1
+#: and 3x3 convolutions), for the variant that declares them ordered.
+OPS_BY_COST = ["none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3"]
 PARAMS = [f"Op{i}" for i in range(6)]
 PRESETS = (
     "sobol",
@@ -60,6 +63,7 @@ PRESETS = (
     "gp_moo_init5",
     "gp_moo_init12",
     "gp_moo_refpoint",
+    "gp_moo_ordered",
     "auto",
 )
 
@@ -219,7 +223,9 @@ def _ref_thresholds(metrics: list[Any], ref: np.ndarray) -> list[Any]:
     ]
 
 
-def _ax_problem(problem: Any, kind: str, ref_thresholds: bool = False):
+def _ax_problem(
+    problem: Any, kind: str, ref_thresholds: bool = False, ordered_ops: bool = False
+):
     """The Ax experiment of a problem.
 
     BraninCurrin always passes its reference point as objective thresholds;
@@ -236,7 +242,11 @@ def _ax_problem(problem: Any, kind: str, ref_thresholds: bool = False):
     if kind == "nb201":
         params = [
             ChoiceParameter(
-                k, ParameterType.STRING, values=OPS, is_ordered=False, sort_values=False
+                k,
+                ParameterType.STRING,
+                values=OPS_BY_COST if ordered_ops else OPS,
+                is_ordered=ordered_ops,
+                sort_values=False,
             )
             for k in PARAMS
         ]
@@ -296,9 +306,14 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # not a preset option: the benchmark's reference point is given to Ax as
     # objective thresholds (see _ax_problem)
     "gp_moo_refpoint": ("gp_moo", {}),
+    # not a preset option: each edge's operation is declared an ordered choice,
+    # in order of cost (see OPS_BY_COST and _ax_problem)
+    "gp_moo_ordered": ("gp_moo", {}),
 }
 #: Variants whose experiment carries the benchmark's reference point.
 REF_THRESHOLD_VARIANTS = frozenset({"gp_moo_refpoint"})
+#: Variants whose experiment declares the operations ordered by cost.
+ORDERED_OPS_VARIANTS = frozenset({"gp_moo_ordered"})
 JAX_CACHE = os.environ.get("AX_NAS_JAX_CACHE", "~/.cache/ax_nas_plugins/jax")
 
 
@@ -338,7 +353,12 @@ def run_preset(
         )
         done = (evaluated, times, generators, cpu)
         return _run_preset_loop(problem, exp, gs, budget, seed, checkpoint, done)
-    exp = _ax_problem(problem, kind, ref_thresholds=preset in REF_THRESHOLD_VARIANTS)
+    exp = _ax_problem(
+        problem,
+        kind,
+        ref_thresholds=preset in REF_THRESHOLD_VARIANTS,
+        ordered_ops=preset in ORDERED_OPS_VARIANTS,
+    )
     options: dict[str, Any] = {"seed": seed, **extra}
     if name != "sobol":
         options["experiment"] = exp

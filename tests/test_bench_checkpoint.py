@@ -77,3 +77,16 @@ def test_summary_states_the_given_conditions(nb, tmp_path: Path) -> None:
     text = nb.summarise(log, tmp_path / "said.md", [2], conditions=said)
     assert said in text and "Kubernetes" not in text
     assert "| branincurrin" in text and "HV after 2" in text
+
+
+def test_ordered_variant_declares_operations_ordered_by_cost(nb) -> None:
+    """Only ``gp_moo_ordered`` changes the search space, and only its order."""
+    assert set(nb.ORDERED_OPS_VARIANTS) == {"gp_moo_ordered"}
+    assert nb.VARIANTS["gp_moo_ordered"] == ("gp_moo", {})
+    assert sorted(nb.OPS_BY_COST) == sorted(nb.OPS)
+    ordered = nb._ax_problem(None, "nb201", ordered_ops=True).search_space
+    plain = nb._ax_problem(None, "nb201").search_space
+    for name in nb.PARAMS:
+        p, q = ordered.parameters[name], plain.parameters[name]
+        assert p.is_ordered and p.values == nb.OPS_BY_COST
+        assert not q.is_ordered and q.values == nb.OPS
