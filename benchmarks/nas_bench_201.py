@@ -231,6 +231,8 @@ def _ax_problem(
     BraninCurrin always passes its reference point as objective thresholds;
     NAS-Bench-201 only with ``ref_thresholds`` (otherwise Ax infers them), as
     ``val_acc >=`` the worst cell's and ``latency <=`` the slowest cell's.
+    ``ordered_ops`` declares NAS-Bench-201's operations an ordered choice, in
+    order of cost (``OPS_BY_COST``); otherwise they are unordered.
     """
     from ax.core.experiment import Experiment
     from ax.core.metric import Metric

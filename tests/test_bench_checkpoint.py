@@ -4,6 +4,8 @@
 evaluation so that an hours-long run (full-NUTS SAASBO) can span sessions.
 Sobol on the BraninCurrin problem: the resumed run must make exactly the
 suggestions of an uninterrupted one, and log how many it resumed from.
+Also checked here: the search space of the benchmark's ordered-operations
+variant.
 """
 
 from __future__ import annotations
