@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import os
@@ -64,6 +65,7 @@ PRESETS = (
     "gp_moo_init12",
     "gp_moo_refpoint",
     "gp_moo_ordered",
+    "gp_moo_known_latency",
     "auto",
 )
 
@@ -85,6 +87,7 @@ class NB201:
         with open(path / f"{dataset}.pkl", "rb") as fh:
             table = pickle.load(fh)
         self.table = table
+        self.dataset = dataset
         self.rng = np.random.default_rng(seed)
         self.keys = sorted(table)
         acc = np.array([np.mean(table[k]["val_acc"]) for k in self.keys])
@@ -112,6 +115,28 @@ class NB201:
             [[-self.true[self.key(p)][0], self.true[self.key(p)][1]] for p in evaluated]
         )
         return hv2d(pts, self.ref) / self.max_hv
+
+
+@functools.cache
+def _latency_table(dataset: str) -> dict[str, float]:
+    """Cell key -> mean latency of the data set's table (loaded once)."""
+    nb = NB201(dataset, 0)
+    return {k: float(np.mean(row["latency"])) for k, row in nb.table.items()}
+
+
+def known_latency_cifar10(params: dict[str, str]) -> float:
+    """The cell's latency (s), as measured before training (``known_metrics``)."""
+    return _latency_table("cifar10")[NB201.key(params)]
+
+
+def known_latency_cifar100(params: dict[str, str]) -> float:
+    """The cell's latency (s), as measured before training (``known_metrics``)."""
+    return _latency_table("cifar100")[NB201.key(params)]
+
+
+def known_latency_imagenet(params: dict[str, str]) -> float:
+    """The cell's latency (s), as measured before training (``known_metrics``)."""
+    return _latency_table("imagenet")[NB201.key(params)]
 
 
 class BraninCurrinHD:
@@ -311,7 +336,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # not a preset option: each edge's operation is declared an ordered choice,
     # in order of cost (see OPS_BY_COST and _ax_problem)
     "gp_moo_ordered": ("gp_moo", {}),
+    # the preset option known_metrics with the cell's latency from the table
+    # (a latency measured without training); the estimator is per data set
+    "gp_moo_known_latency": ("gp_moo", {}),
 }
+#: Variants that are told each cell's latency (``known_metrics``).
+KNOWN_LATENCY_VARIANTS = frozenset({"gp_moo_known_latency"})
 #: Variants whose experiment carries the benchmark's reference point.
 REF_THRESHOLD_VARIANTS = frozenset({"gp_moo_refpoint"})
 #: Variants whose experiment declares the operations ordered by cost.
@@ -369,6 +399,10 @@ def run_preset(
         options["jax_cache_dir"] = JAX_CACHE
     if preset == "auto":
         options["budget"] = budget
+    if preset in KNOWN_LATENCY_VARIANTS:
+        options["known_metrics"] = {
+            "latency": f"nas_bench_201:known_latency_{problem.dataset}"
+        }
     gs = anp.generation_strategy(name, **options)
     return _run_preset_loop(
         problem, exp, gs, budget, seed, checkpoint, ([], [], [], [])

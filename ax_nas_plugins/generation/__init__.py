@@ -22,8 +22,15 @@ def register_storage_classes() -> None:
     Idempotent; :func:`ax_nas_plugins.storage.registry_bundle` calls it, so a
     strategy saved in one process decodes in another.
     """
-    from ax_nas_plugins.generation import _log_costs, _map_saas, _onehot, _saas
+    from ax_nas_plugins.generation import (
+        _known,
+        _log_costs,
+        _map_saas,
+        _onehot,
+        _saas,
+    )
 
+    _known.register_for_storage()
     _log_costs.register_for_storage()
     _onehot.register_for_storage()
     _saas.register_for_storage()

@@ -313,18 +313,24 @@ def bo_step(
     max_parallelism: int | None,
     device: Any,
     log_config: dict[str, Any] | None = None,
+    metric_model_configs: dict[str, list[Any]] | None = None,
 ) -> GenerationNode:
     """The modular-BoTorch step that runs until the experiment ends.
 
     ``log_config``: the ``LogCostY`` config from :func:`log_objectives_config`
-    (None: no log transform).
+    (None: no log transform). ``metric_model_configs``: Ax's
+    ``metric_to_model_configs`` (a model of its own for some metrics, e.g.
+    :func:`ax_nas_plugins.generation._known.model_configs`).
     """
     from ax.adapter.registry import Generators
     from ax.generation_strategy.generation_node import GenerationStep
     from ax.generators.torch.botorch_modular.surrogate import SurrogateSpec
 
     kwargs: dict[str, Any] = {
-        "surrogate_spec": SurrogateSpec(model_configs=[model_config]),
+        "surrogate_spec": SurrogateSpec(
+            model_configs=[model_config],
+            metric_to_model_configs=dict(metric_model_configs or {}),
+        ),
         "transforms": discrete_transforms(log_costs=log_config is not None),
         "torch_device": device,
     }

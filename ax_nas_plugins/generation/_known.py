@@ -1,0 +1,393 @@
+"""Metrics known before training (a latency, a parameter count) as the GP's prior mean.
+
+The rule: for a metric named in a preset's ``known_metrics``, the user gives an
+*estimator*, a function of the arm's parameters that returns the metric's value
+(or an estimate of it) without training, e.g. the parameter count computed
+from the layer widths, or a latency measured on the untrained network. That
+metric's GP then has the prior mean ``slope * z(estimate(x)) + constant``,
+where ``z`` standardises the estimates of the training arms and ``slope`` and
+``constant`` are fitted with the kernel's hyperparameters; the GP models only
+what the estimate gets wrong. The acquisition therefore knows the metric of
+every candidate, not only of the arms already run. Every other metric keeps
+the preset's GP.
+
+The estimator is stored by import path (``"package.module:function"``), with
+the search space it decodes, in the generation strategy Ax saves, so a
+strategy loaded in another process rebuilds the same model; the function must
+be importable there. It is called with a ``dict`` of parameter name to value
+(every parameter of the search space, fixed ones included) and must return a
+finite number; results are cached per point.
+
+Why: measured on NAS-Bench-201 (``docs/generation.md``), the latency of a cell
+is known before training, and the GP that had to learn it from 8-40 evaluated
+cells missed the fast end of the front, where most of the hypervolume is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+from botorch.models import SingleTaskGP
+from botorch.models.gp_regression_mixed import MixedSingleTaskGP
+from gpytorch.means import Mean
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from ax.core.search_space import SearchSpace
+    from ax.core.types import TParamValue
+    from botorch.utils.datasets import SupervisedDataset
+
+Estimator = Callable[[dict[str, Any]], float]
+
+
+class KnownMetricError(ValueError):
+    """An estimator that cannot be imported, called, or returns a non-number."""
+
+
+def estimator_path(name: str, value: str | Estimator) -> str:
+    """``"module:attr"`` of an estimator given as that string or as a function.
+
+    The rule: the path must import and name a callable; a function is accepted
+    when its module and qualified name lead back to it (so it can be imported
+    in another process), which excludes lambdas and nested functions.
+    """
+    if isinstance(value, str):
+        path = value
+    elif callable(value):
+        module = getattr(value, "__module__", None)
+        qualname = getattr(value, "__qualname__", None)
+        if not module or not qualname or "<" in qualname:
+            raise KnownMetricError(
+                f"known_metrics[{name!r}]: {value!r} cannot be stored (a lambda or "
+                "nested function); give a module-level function or its import path "
+                "'package.module:function'."
+            )
+        path = f"{module}:{qualname}"
+    else:
+        raise KnownMetricError(
+            f"known_metrics[{name!r}] must be an import path 'package.module:function' "
+            f"or a function, got {type(value).__name__}."
+        )
+    fn = load_estimator(name, path)
+    if callable(value) and not isinstance(value, str) and fn is not value:
+        raise KnownMetricError(
+            f"known_metrics[{name!r}]: {path} does not import back to the function "
+            "given; give a module-level function or its import path."
+        )
+    return path
+
+
+def load_estimator(name: str, path: str) -> Estimator:
+    """Import ``"module:attr"`` (``"module.attr"`` also accepted) as a callable."""
+    mod_name, sep, attr = path.partition(":")
+    if not sep:
+        mod_name, _, attr = path.rpartition(".")
+    if not mod_name or not attr:
+        raise KnownMetricError(
+            f"known_metrics[{name!r}]: {path!r} is not an import path "
+            "'package.module:function'."
+        )
+    try:
+        obj: Any = importlib.import_module(mod_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise KnownMetricError(
+            f"known_metrics[{name!r}]: cannot import {path!r}: {exc}"
+        ) from exc
+    if not callable(obj):
+        raise KnownMetricError(
+            f"known_metrics[{name!r}]: {path!r} is {type(obj).__name__}, "
+            "not a function."
+        )
+    return obj
+
+
+class ParameterDecoder:
+    """Map rows of the model's inputs back to parameter dicts with Ax's own transforms.
+
+    The rule: the inputs the BoTorch model sees are the arm's parameters after
+    the preset's Ax transforms (``RemoveFixed``, ``ChoiceToNumericChoice``,
+    ``Log``, ``Logit``) in the order of ``feature_names``; decoding snaps each
+    value to its transformed domain (nearest choice, integers rounded) and runs
+    the transforms' inverses, as Ax does for its own candidates.
+    """
+
+    def __init__(self, search_space: SearchSpace, feature_names: list[str]) -> None:
+        from ax.adapter.registry import Mixed_transforms
+        from ax.core.parameter import ChoiceParameter, ParameterType, RangeParameter
+
+        ss = search_space.clone()
+        self.transforms = []
+        for cls in Mixed_transforms:
+            t = cls(search_space=ss)
+            ss = t.transform_search_space(ss)
+            self.transforms.append(t)
+        unknown = [n for n in feature_names if n not in ss.parameters]
+        if unknown:
+            raise KnownMetricError(
+                f"known_metrics: the model's inputs {', '.join(unknown)} are not "
+                f"parameters of the stored search space "
+                f"({', '.join(ss.parameters)}); the experiment's search space "
+                "changed after the strategy was made: make the strategy again."
+            )
+        self.names = list(feature_names)
+        snaps: list[Callable[[float], TParamValue]] = []
+        for n in self.names:
+            p = ss.parameters[n]
+            if isinstance(p, ChoiceParameter):
+                values = list(p.values)
+                snaps.append(
+                    lambda v, values=values: min(values, key=lambda c: abs(c - v))
+                )
+            elif (
+                isinstance(p, RangeParameter) and p.parameter_type == ParameterType.INT
+            ):
+                snaps.append(round)
+            else:
+                snaps.append(float)
+        self._snaps = snaps
+
+    def decode(self, rows: list[list[float]]) -> list[dict[str, TParamValue]]:
+        """Parameter dicts (original domain) of rows in the model's input space."""
+        from ax.core.observation import ObservationFeatures
+
+        feats = [
+            ObservationFeatures(
+                parameters={
+                    n: s(v)
+                    for n, s, v in zip(self.names, self._snaps, row, strict=True)
+                }
+            )
+            for row in rows
+        ]
+        for t in reversed(self.transforms):
+            feats = t.untransform_observation_features(feats)
+        return [dict(f.parameters) for f in feats]
+
+
+class KnownValues:
+    """Cached estimates of one metric at rows of the model's (raw) inputs."""
+
+    def __init__(self, metric: str, estimator: str, decoder: ParameterDecoder) -> None:
+        self.metric = metric
+        self.path = estimator
+        self.fn = load_estimator(metric, estimator)
+        self.decoder = decoder
+        self._cache: dict[tuple[float, ...], float] = {}
+
+    def __call__(self, X: Tensor) -> Tensor:
+        """Estimates at ``X`` (``... x d``, the model's raw inputs), shape ``...``."""
+        flat = X.detach().reshape(-1, X.shape[-1]).cpu().tolist()
+        keys = [tuple(round(v, 9) for v in row) for row in flat]
+        missing = [i for i, k in enumerate(keys) if k not in self._cache]
+        if missing:
+            params = self.decoder.decode([flat[i] for i in missing])
+            for i, p in zip(missing, params, strict=True):
+                self._cache[keys[i]] = self._call(p)
+        out = torch.tensor([self._cache[k] for k in keys], dtype=X.dtype)
+        return out.to(X.device).reshape(X.shape[:-1])
+
+    def _call(self, params: dict[str, TParamValue]) -> float:
+        try:
+            value = float(self.fn(dict(params)))
+        except Exception as exc:  # the user's function: name it and the arm
+            raise KnownMetricError(
+                f"known_metrics[{self.metric!r}]: {self.path} failed on {params}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not math.isfinite(value):
+            raise KnownMetricError(
+                f"known_metrics[{self.metric!r}]: {self.path} returned {value} for "
+                f"{params}; it must return a finite number."
+            )
+        return value
+
+
+class KnownValueMean(Mean):
+    """Prior mean ``slope * (estimate(x) - mu) / sd + constant``, both fitted."""
+
+    def __init__(
+        self,
+        values: KnownValues,
+        untransform: Callable[[Tensor], Tensor],
+        mu: float,
+        sd: float,
+        slope: float = 1.0,
+        constant: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self._values = values
+        self._untransform = untransform
+        self.mu, self.sd = mu, sd
+        self.register_parameter("slope", torch.nn.Parameter(torch.tensor([slope])))
+        self.register_parameter(
+            "constant", torch.nn.Parameter(torch.tensor([constant]))
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = (self._values(self._untransform(x)) - self.mu) / self.sd
+        return self.slope * z.to(self.slope) + self.constant
+
+
+class KnownMeanGP(MixedSingleTaskGP):
+    """A GP whose prior mean is a known estimate of its metric (see the module rule).
+
+    With categorical inputs it is BoTorch's ``MixedSingleTaskGP`` (the kernel
+    ``gp_moo`` uses by default), otherwise a ``SingleTaskGP``; only the mean
+    differs.
+    """
+
+    def __init__(
+        self,
+        train_X: Tensor,
+        train_Y: Tensor,
+        known_metric: str,
+        estimator: str,
+        search_space: Any,
+        feature_names: list[str],
+        cat_dims: list[int] | None = None,
+        train_Yvar: Tensor | None = None,
+        likelihood: Any = None,
+        outcome_transform: Any = None,
+        input_transform: Any = None,
+    ) -> None:
+        kw: dict[str, Any] = {
+            "likelihood": likelihood,
+            "input_transform": input_transform,
+        }
+        if outcome_transform is not None:
+            kw["outcome_transform"] = outcome_transform
+        if cat_dims:
+            super().__init__(train_X, train_Y, cat_dims, train_Yvar=train_Yvar, **kw)
+        else:
+            SingleTaskGP.__init__(self, train_X, train_Y, train_Yvar, **kw)
+        if isinstance(search_space, Mapping):
+            from ax.storage.json_store.decoder import object_from_json
+
+            search_space = object_from_json(search_space)
+        values = KnownValues(
+            known_metric, estimator, ParameterDecoder(search_space, feature_names)
+        )
+        est = values(train_X)
+        mu = float(est.mean())
+        sd = float(est.std()) if est.numel() > 1 else 0.0
+        sd = sd if sd > 0 and math.isfinite(sd) else 1.0
+        z = (est - mu) / sd
+        y = self.train_targets.detach().reshape(-1).to(z)
+        slope, constant = _least_squares(z.reshape(-1), y)
+        tf = self.input_transform if hasattr(self, "input_transform") else None
+
+        def untransform(x: Tensor) -> Tensor:
+            return tf.untransform(x) if tf is not None else x
+
+        self.mean_module = KnownValueMean(values, untransform, mu, sd, slope, constant)
+        self.to(train_X)
+
+    @classmethod
+    def construct_inputs(
+        cls,
+        training_data: SupervisedDataset,
+        known_metric: str,
+        estimator: str,
+        search_space: Any,
+        categorical_features: list[int] | None = None,
+        likelihood: Any = None,
+    ) -> dict[str, Any]:
+        """Model inputs from Ax's dataset (the feature names come from it)."""
+        inputs: dict[str, Any] = {
+            "train_X": training_data.X,
+            "train_Y": training_data.Y,
+        }
+        if training_data.Yvar is not None:
+            inputs["train_Yvar"] = training_data.Yvar
+        return {
+            **inputs,
+            "known_metric": known_metric,
+            "estimator": estimator,
+            "search_space": search_space,
+            "feature_names": list(training_data.feature_names),
+            "cat_dims": list(categorical_features or []),
+            "likelihood": likelihood,
+        }
+
+
+def _least_squares(z: Tensor, y: Tensor) -> tuple[float, float]:
+    """Slope and intercept of ``y ~ z`` (slope 0 when ``z`` is constant)."""
+    zc = z - z.mean()
+    den = float((zc * zc).sum())
+    slope = float((zc * (y - y.mean())).sum()) / den if den > 0 else 0.0
+    return slope, float(y.mean()) - slope * float(z.mean())
+
+
+def model_configs(
+    preset: str,
+    known_metrics: Mapping[str, str | Estimator] | None,
+    experiment: Any,
+    name_to_signature: dict[str, str] | None,
+) -> dict[str, list[Any]]:
+    """``metric_to_model_configs`` for Ax's ``SurrogateSpec`` (empty when none known).
+
+    Checks every name (a metric of the optimization config when one is known;
+    the configs are keyed by its signature) and every estimator (it must
+    import); needs the experiment's search space.
+    """
+    from ax.generators.torch.botorch_modular.utils import ModelConfig
+    from ax.storage.json_store.encoder import object_to_json
+
+    from ax_nas_plugins.generation._common import PresetError
+
+    if not known_metrics:
+        return {}
+    if not isinstance(known_metrics, Mapping):
+        raise PresetError(
+            f"{preset}: known_metrics must map metric names to estimators "
+            f"('package.module:function'), got {type(known_metrics).__name__}."
+        )
+    if experiment is None:
+        raise PresetError(
+            f"{preset}: known_metrics needs experiment= (its search space tells how "
+            "to turn the model's inputs back into parameters)."
+        )
+    if name_to_signature is not None:
+        unknown = [m for m in known_metrics if m not in name_to_signature]
+        if unknown:
+            raise PresetError(
+                f"{preset}: known_metrics names {', '.join(map(repr, unknown))}, not a "
+                f"metric of the optimization config; allowed: "
+                f"{', '.join(sorted(name_to_signature))}."
+            )
+    ss_json = object_to_json(experiment.search_space)
+    out: dict[str, list[Any]] = {}
+    for metric, value in known_metrics.items():
+        try:
+            path = estimator_path(metric, value)
+        except KnownMetricError as exc:
+            raise PresetError(f"{preset}: {exc}") from exc
+        signature = (name_to_signature or {}).get(metric, metric)
+        out[signature] = [
+            ModelConfig(
+                botorch_model_class=KnownMeanGP,
+                model_options={
+                    "known_metric": metric,
+                    "estimator": path,
+                    "search_space": ss_json,
+                },
+                name=f"GP (known {metric})",
+            )
+        ]
+    return out
+
+
+def register_for_storage() -> None:
+    """Make Ax's stores know :class:`KnownMeanGP` (idempotent)."""
+    from ax.storage.botorch_modular_registry import register_model
+
+    register_model(KnownMeanGP)
+
+
+register_for_storage()
