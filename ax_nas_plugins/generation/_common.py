@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ax_nas_plugins.errors import AxNasError
@@ -295,15 +296,23 @@ def log_objectives_config(
         return None
     if optimization_config is not None:
         known = dict(optimization_config.metric_name_to_signature)
-        unknown = [v for v in value if v not in known]
-        if unknown:
-            raise PresetError(
-                f"{preset}: log_objectives names {', '.join(map(repr, unknown))}, "
-                f"not a metric of the optimization config; allowed: "
-                f"{', '.join(sorted(known))}."
-            )
+        check_metric_names(preset, "log_objectives", value, known)
         return {"metrics": [known[v] for v in value]}
     return {"metrics": list(value)}
+
+
+def check_metric_names(
+    preset: str, option: str, names: Iterable[str], known: Iterable[str]
+) -> None:
+    """Refuse names that are not metrics of the optimization config, listing those."""
+    allowed = set(known)
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise PresetError(
+            f"{preset}: {option} names {', '.join(map(repr, unknown))}, "
+            f"not a metric of the optimization config; allowed: "
+            f"{', '.join(sorted(allowed))}."
+        )
 
 
 def bo_step(

@@ -339,7 +339,7 @@ def model_configs(
     from ax.generators.torch.botorch_modular.utils import ModelConfig
     from ax.storage.json_store.encoder import object_to_json
 
-    from ax_nas_plugins.generation._common import PresetError
+    from ax_nas_plugins.generation._common import PresetError, check_metric_names
 
     if not known_metrics:
         return {}
@@ -354,13 +354,7 @@ def model_configs(
             "to turn the model's inputs back into parameters)."
         )
     if name_to_signature is not None:
-        unknown = [m for m in known_metrics if m not in name_to_signature]
-        if unknown:
-            raise PresetError(
-                f"{preset}: known_metrics names {', '.join(map(repr, unknown))}, not a "
-                f"metric of the optimization config; allowed: "
-                f"{', '.join(sorted(name_to_signature))}."
-            )
+        check_metric_names(preset, "known_metrics", known_metrics, name_to_signature)
     ss_json = object_to_json(experiment.search_space)
     out: dict[str, list[Any]] = {}
     for metric, value in known_metrics.items():
