@@ -204,6 +204,27 @@ def test_a_function_is_stored_by_its_import_path():
     assert config.model_options["estimator"] == "test_generation_known:size_of"
 
 
+def test_a_function_the_path_does_not_import_is_used_in_this_process(caplog):
+    """As in code run by exec (the docs' examples) or a notebook cell run again."""
+    scope: dict = {"__name__": "__main__"}
+    code = "def exec_size(p):\n    return p['width'] / 16 + p['depth'] + p['kernel']"
+    exec(code, scope)
+    fn = scope["exec_size"]
+    exp = make_experiment(nas_space(), objectives=("acc", "size"), name="known")
+    with caplog.at_level("WARNING", logger="ax_nas_plugins.generation"):
+        gs = anp.generation_strategy(
+            "gp_moo", experiment=exp, num_initial_trials=5, known_metrics={"size": fn}
+        )
+    assert "__main__:exec_size does not import back" in caplog.text
+    _run(exp, gs, 6)
+    known = next(
+        m
+        for m in gs.adapter.generator.surrogate.model.models
+        if isinstance(m, KnownMeanGP)
+    )
+    assert known.mean_module._values.fn is fn
+
+
 @pytest.mark.parametrize(
     ("estimator", "message"),
     [

@@ -14,7 +14,9 @@ the preset's GP.
 The estimator is stored by import path (``"package.module:function"``), with
 the search space it decodes, in the generation strategy Ax saves, so a
 strategy loaded in another process rebuilds the same model; the function must
-be importable there. It is called with a ``dict`` of parameter name to value
+be importable there (a function that its path does not import, e.g. one
+defined in code run by ``exec``, is used as given in this process, with a
+warning). It is called with a ``dict`` of parameter name to value
 (every parameter of the search space, fixed ones included) and must return a
 finite number; results are cached per point.
 
@@ -26,6 +28,7 @@ cells missed the fast end of the front, where most of the hypervolume is.
 from __future__ import annotations
 
 import importlib
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -44,6 +47,11 @@ if TYPE_CHECKING:
 Estimator = Callable[[dict[str, Any]], float]
 
 
+logger = logging.getLogger("ax_nas_plugins.generation")
+#: import path -> function given in this process that the path does not import
+_LIVE: dict[str, Callable[..., Any]] = {}
+
+
 class KnownMetricError(ValueError):
     """An estimator that cannot be imported, called, or returns a non-number."""
 
@@ -51,9 +59,11 @@ class KnownMetricError(ValueError):
 def estimator_path(name: str, value: str | Estimator) -> str:
     """``"module:attr"`` of an estimator given as that string or as a function.
 
-    The rule: the path must import and name a callable; a function is accepted
-    when its module and qualified name lead back to it (so it can be imported
-    in another process), which excludes lambdas and nested functions.
+    The rule: a path must import and name a callable. A function is named by
+    its module and qualified name, so lambdas and nested functions are
+    refused; when that path does not import back to the function (code run
+    by ``exec``, a notebook cell run again), this process uses the function
+    itself and a warning says that another process will need the path.
     """
     if isinstance(value, str):
         path = value
@@ -72,17 +82,38 @@ def estimator_path(name: str, value: str | Estimator) -> str:
             f"known_metrics[{name!r}] must be an import path 'package.module:function' "
             f"or a function, got {type(value).__name__}."
         )
-    fn = load_estimator(name, path)
-    if callable(value) and not isinstance(value, str) and fn is not value:
-        raise KnownMetricError(
-            f"known_metrics[{name!r}]: {path} does not import back to the function "
-            "given; give a module-level function or its import path."
+    if isinstance(value, str):
+        load_estimator(name, path)
+        return path
+    if _LIVE.get(path) is value:
+        return path
+    _LIVE.pop(path, None)
+    try:
+        imported = load_estimator(name, path)
+    except KnownMetricError:
+        imported = None
+    if imported is not value:
+        # defined in a script run by exec, a notebook cell run again, ...: this
+        # process uses the function itself; another process must import it
+        _LIVE[path] = value
+        logger.warning(
+            "known_metrics[%r]: %s does not import back to the function given; "
+            "this process uses the function, a strategy loaded in another process "
+            "will need it importable under that path.",
+            name,
+            path,
         )
     return path
 
 
 def load_estimator(name: str, path: str) -> Estimator:
-    """Import ``"module:attr"`` (``"module.attr"`` also accepted) as a callable."""
+    """Import ``"module:attr"`` (``"module.attr"`` also accepted) as a callable.
+
+    A function given to this process that its path does not import (see
+    :func:`estimator_path`) is returned as given.
+    """
+    if path in _LIVE:
+        return _LIVE[path]
     mod_name, sep, attr = path.partition(":")
     if not sep:
         mod_name, _, attr = path.rpartition(".")
