@@ -293,3 +293,43 @@ def test_stored_strategy_continues_in_a_fresh_process(tmp_path, py, suffix):
     assert result["gen"] == "anp:gp_moo"
     assert result["models"] == ["KnownMeanGP", "MixedSingleTaskGP"]
     assert result["max_err"] < 0.05
+
+
+# ------------------------------------------------------------------ auto
+def test_auto_with_known_metrics_chooses_gp_moo_and_passes_them(caplog):
+    from ax.core.parameter import ParameterType, RangeParameter
+    from ax.core.search_space import SearchSpace
+
+    from ax_nas_plugins.generation.auto import choose
+
+    wide = SearchSpace(
+        [RangeParameter(f"x{i}", ParameterType.FLOAT, 0.0, 1.0) for i in range(25)]
+    )
+    assert choose(wide, budget=40, num_initial_trials=8)[0] == "saasbo_fast"
+    assert choose(wide, 40, 8, known_metrics=True) == (
+        "gp_moo",
+        "known_metrics given (gp_moo is the preset that uses them)",
+    )
+    # rules 1 and 2 still come first: a budget with no model step is Sobol
+    assert choose(wide, budget=5, num_initial_trials=8, known_metrics=True)[0] == (
+        "sobol"
+    )
+    exp = make_experiment(nas_space(), objectives=("acc", "size"), name="known")
+    gs = anp.generation_strategy(
+        "auto",
+        experiment=exp,
+        budget=40,
+        known_metrics={"size": "test_generation_known:size_of"},
+    )
+    assert gs.name == "auto:gp_moo"
+    spec = nodes(gs)[-1].generator_specs[0].generator_kwargs["surrogate_spec"]
+    assert list(spec.metric_to_model_configs) == ["size"]
+    with caplog.at_level("INFO", logger="ax_nas_plugins.generation"):
+        gs = anp.generation_strategy(
+            "auto",
+            experiment=exp,
+            budget=5,
+            known_metrics={"size": "test_generation_known:size_of"},
+        )
+    assert gs.name == "auto:sobol"
+    assert "known_metrics are not used by sobol" in caplog.text

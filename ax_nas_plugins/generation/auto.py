@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ax_nas_plugins.generation import _common as common
 
@@ -19,12 +20,15 @@ SAAS_MAX_BUDGET = 200
 
 
 def choose(
-    search_space: SearchSpace, budget: int | None, num_initial_trials: int | None
+    search_space: SearchSpace,
+    budget: int | None,
+    num_initial_trials: int | None,
+    known_metrics: bool = False,
 ) -> tuple[str, str]:
     """The preset ``auto`` picks and the reason, in words.
 
     The rule, first match wins (``n0`` = ``num_initial_trials``, or when it is
-    ``None`` the default of the model preset rule 3 or 4 would pick, see
+    ``None`` the default of the model preset rules 3 to 5 would pick, see
     :func:`~ax_nas_plugins.generation._common.initial_trials`):
 
     1. ``budget`` at most ``n0``: ``sobol`` (no trial would be left for a
@@ -32,16 +36,18 @@ def choose(
     2. A purely discrete space with no more cells than ``budget``: ``sobol``
        (it enumerates every cell without repeats; a model cannot save
        anything).
-    3. At least :data:`SAAS_MIN_DIMS` tunable (non-fixed) parameters and a
+    3. ``known_metrics`` given: ``gp_moo`` (the preset that uses them;
+       measured on NAS-Bench-201, ``docs/generation.md``).
+    4. At least :data:`SAAS_MIN_DIMS` tunable (non-fixed) parameters and a
        budget of at most :data:`SAAS_MAX_BUDGET` (or unknown): ``saasbo_fast``
        (the SAAS prior finds the few parameters that matter; its MAP fit
        needs no extra, so the choice does not depend on JAX).
-    4. Otherwise ``gp_moo``.
+    5. Otherwise ``gp_moo``.
     """
     from ax.core.parameter import ChoiceParameter, ParameterType, RangeParameter
 
     tunable = common.tunable_parameters(search_space)
-    model, why = _model(len(tunable), budget)
+    model, why = _model(len(tunable), budget, known_metrics)
     n0 = (
         num_initial_trials
         if num_initial_trials is not None
@@ -65,8 +71,10 @@ def choose(
     return model, why
 
 
-def _model(d: int, budget: int | None) -> tuple[str, str]:
-    """Rules 3 and 4 of :func:`choose`: the model preset for ``d`` parameters."""
+def _model(d: int, budget: int | None, known: bool = False) -> tuple[str, str]:
+    """Rules 3 to 5 of :func:`choose`: the model preset for ``d`` parameters."""
+    if known:
+        return "gp_moo", "known_metrics given (gp_moo is the preset that uses them)"
     if d >= SAAS_MIN_DIMS and (budget is None or budget <= SAAS_MAX_BUDGET):
         # saasbo_fast fits by MAP (plain BoTorch): no extra is needed
         return "saasbo_fast", (
@@ -87,6 +95,7 @@ def auto(
     max_parallelism: int | None = None,
     seed: int | None = None,
     device: str | None = None,
+    known_metrics: Mapping[str, Any] | None = None,
 ) -> GenerationStrategy:
     """Choose a preset from the space's dimension and types and the trial budget.
 
@@ -111,6 +120,8 @@ def auto(
         max_parallelism: Most trials generated while earlier ones run.
         seed: Seed of Sobol (and of NUTS if SAAS is chosen).
         device: Torch device of a model.
+        known_metrics: Passed to ``gp_moo`` (see its docstring), which is then
+            chosen unless Sobol is (rules 1 and 2); needs ``experiment``.
     """
     name = "auto"
     space = common.search_space_of(experiment, search_space)
@@ -123,7 +134,7 @@ def auto(
     common.check_positive_int(
         name, "num_initial_trials", num_initial_trials, allow_none=True
     )
-    chosen, reason = choose(space, budget, num_initial_trials)
+    chosen, reason = choose(space, budget, num_initial_trials, bool(known_metrics))
     if num_initial_trials is None:
         num_initial_trials = common.initial_trials(chosen, space)
     common.logger.info("auto: chose %s because %s", chosen, reason)
@@ -134,6 +145,8 @@ def auto(
         common.check_seed(name, seed)
         common.resolve_device(name, device)
         strategy = sobol(seed=seed, max_parallelism=max_parallelism)
+        if known_metrics:
+            common.logger.info("auto: known_metrics are not used by sobol")
     elif chosen == "saasbo_fast":
         from ax_nas_plugins.generation.saasbo import saasbo_fast
 
@@ -148,10 +161,12 @@ def auto(
         from ax_nas_plugins.generation.gp_moo import gp_moo
 
         strategy = gp_moo(
+            experiment=experiment if known_metrics else None,
             optimization_config=opt,
             num_initial_trials=num_initial_trials,
             max_parallelism=max_parallelism,
             seed=seed,
             device=device,
+            known_metrics=known_metrics,
         )
     return common.renamed(strategy, f"auto:{chosen}")
