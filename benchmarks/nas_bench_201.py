@@ -66,6 +66,7 @@ PRESETS = (
     "gp_moo_refpoint",
     "gp_moo_ordered",
     "gp_moo_known_latency",
+    "gp_moo_known_latency_noisy",
     "auto",
 )
 
@@ -137,6 +138,29 @@ def known_latency_cifar100(params: dict[str, str]) -> float:
 def known_latency_imagenet(params: dict[str, str]) -> float:
     """The cell's latency (s), as measured before training (``known_metrics``)."""
     return _latency_table("imagenet")[NB201.key(params)]
+
+
+#: Relative error of the noisy latency estimate (``gp_moo_known_latency_noisy``).
+NOISY_ESTIMATE_SD = 0.1
+
+
+@functools.cache
+def _noisy_latency_table(dataset: str) -> dict[str, float]:
+    """The table's latency times a per-cell error ``exp(N(0, NOISY_ESTIMATE_SD))``.
+
+    The error of a cell is drawn once (fixed seed), as a latency measured on
+    another machine or a cost model would be off by a fixed amount per cell.
+    """
+    table = _latency_table(dataset)
+    rng = np.random.default_rng(20261201)
+    err = rng.normal(0.0, NOISY_ESTIMATE_SD, size=len(table))
+    items = sorted(table.items())
+    return {k: v * float(np.exp(e)) for (k, v), e in zip(items, err, strict=True)}
+
+
+def noisy_latency_cifar10(params: dict[str, str]) -> float:
+    """The cell's latency with a fixed 10% error per cell (``known_metrics``)."""
+    return _noisy_latency_table("cifar10")[NB201.key(params)]
 
 
 class BraninCurrinHD:
@@ -339,9 +363,14 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # the preset option known_metrics with the cell's latency from the table
     # (a latency measured without training); the estimator is per data set
     "gp_moo_known_latency": ("gp_moo", {}),
+    # the same with an estimate that is off by a fixed 10% (sd) per cell
+    "gp_moo_known_latency_noisy": ("gp_moo", {}),
 }
-#: Variants that are told each cell's latency (``known_metrics``).
-KNOWN_LATENCY_VARIANTS = frozenset({"gp_moo_known_latency"})
+#: Variants that are told each cell's latency (``known_metrics``): estimator prefix.
+KNOWN_LATENCY_VARIANTS = {
+    "gp_moo_known_latency": "known_latency",
+    "gp_moo_known_latency_noisy": "noisy_latency",
+}
 #: Variants whose experiment carries the benchmark's reference point.
 REF_THRESHOLD_VARIANTS = frozenset({"gp_moo_refpoint"})
 #: Variants whose experiment declares the operations ordered by cost.
@@ -401,7 +430,8 @@ def run_preset(
         options["budget"] = budget
     if preset in KNOWN_LATENCY_VARIANTS:
         options["known_metrics"] = {
-            "latency": f"nas_bench_201:known_latency_{problem.dataset}"
+            "latency": f"nas_bench_201:{KNOWN_LATENCY_VARIANTS[preset]}_"
+            f"{problem.dataset}"
         }
     gs = anp.generation_strategy(name, **options)
     return _run_preset_loop(
