@@ -333,3 +333,36 @@ def test_auto_with_known_metrics_chooses_gp_moo_and_passes_them(caplog):
         )
     assert gs.name == "auto:sobol"
     assert "known_metrics are not used by sobol" in caplog.text
+
+
+# ------------------------------------------------------------------ run config
+def test_run_config_passes_known_metrics_and_names_the_field_on_error():
+    import copy
+
+    import yaml
+
+    from ax_nas_plugins.config import DEMO_CONFIG, ConfigError, build
+
+    data = yaml.safe_load(DEMO_CONFIG.read_text())
+    good = copy.deepcopy(data)
+    good["generation"]["options"] = {
+        "seed": 0,
+        "known_metrics": {"num_params": "test_generation_known:mlp_params"},
+    }
+    built = build(good)
+    spec = nodes(built.generation_strategy)[-1].generator_specs[0]
+    configs = spec.generator_kwargs["surrogate_spec"].metric_to_model_configs
+    assert list(configs) == ["num_params"]
+    bad = copy.deepcopy(data)
+    bad["generation"]["options"] = {"known_metrics": {"num_params": "nope_mod:f"}}
+    with pytest.raises(ConfigError) as err:
+        build(bad)
+    ((path, message),) = err.value.problems
+    assert path == "generation.options"
+    assert "known_metrics['num_params']: cannot import 'nope_mod:f'" in message
+
+
+def mlp_params(p: dict) -> float:
+    """The demo MLP's parameter count on 784 inputs (an estimator for the test)."""
+    h1, h2 = p["hidden_size_1"], p["hidden_size_2"]
+    return 784 * h1 + h1 + h1 * h2 + h2 + h2 * 10 + 10
