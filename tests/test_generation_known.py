@@ -315,21 +315,14 @@ def test_auto_with_known_metrics_chooses_gp_moo_and_passes_them(caplog):
         "sobol"
     )
     exp = make_experiment(nas_space(), objectives=("acc", "size"), name="known")
-    gs = anp.generation_strategy(
-        "auto",
-        experiment=exp,
-        budget=40,
-        known_metrics={"size": "test_generation_known:size_of"},
-    )
+    known = {"size": "test_generation_known:size_of"}
+    gs = anp.generation_strategy("auto", experiment=exp, budget=40, known_metrics=known)
     assert gs.name == "auto:gp_moo"
     spec = nodes(gs)[-1].generator_specs[0].generator_kwargs["surrogate_spec"]
     assert list(spec.metric_to_model_configs) == ["size"]
     with caplog.at_level("INFO", logger="ax_nas_plugins.generation"):
         gs = anp.generation_strategy(
-            "auto",
-            experiment=exp,
-            budget=5,
-            known_metrics={"size": "test_generation_known:size_of"},
+            "auto", experiment=exp, budget=5, known_metrics=known
         )
     assert gs.name == "auto:sobol"
     assert "known_metrics are not used by sobol" in caplog.text
