@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ax_nas_plugins.generation import _common as common
-from ax_nas_plugins.generation import _known
 
 if TYPE_CHECKING:
     from ax.core.experiment import Experiment
@@ -102,6 +101,8 @@ def gp_moo(
             f"{name}: known_metrics and log_objectives cannot be combined (the "
             "estimate is the metric's prior mean on its own scale); drop one."
         )
+    from ax_nas_plugins.generation import _known  # torch and BoTorch: lazily
+
     known = _known.model_configs(
         name,
         known_metrics,
