@@ -125,21 +125,6 @@ def _latency_table(dataset: str) -> dict[str, float]:
     return {k: float(np.mean(row["latency"])) for k, row in nb.table.items()}
 
 
-def known_latency_cifar10(params: dict[str, str]) -> float:
-    """The cell's latency (s), as measured before training (``known_metrics``)."""
-    return _latency_table("cifar10")[NB201.key(params)]
-
-
-def known_latency_cifar100(params: dict[str, str]) -> float:
-    """The cell's latency (s), as measured before training (``known_metrics``)."""
-    return _latency_table("cifar100")[NB201.key(params)]
-
-
-def known_latency_imagenet(params: dict[str, str]) -> float:
-    """The cell's latency (s), as measured before training (``known_metrics``)."""
-    return _latency_table("imagenet")[NB201.key(params)]
-
-
 #: Relative error of the noisy latency estimate (``gp_moo_known_latency_noisy``).
 NOISY_ESTIMATE_SD = 0.1
 
@@ -158,9 +143,26 @@ def _noisy_latency_table(dataset: str) -> dict[str, float]:
     return {k: v * float(np.exp(e)) for (k, v), e in zip(items, err, strict=True)}
 
 
-def noisy_latency_cifar10(params: dict[str, str]) -> float:
-    """The cell's latency with a fixed 10% error per cell (``known_metrics``)."""
-    return _noisy_latency_table("cifar10")[NB201.key(params)]
+def _latency_estimator(kind: str, dataset: str) -> Any:
+    """``{kind}_latency_{dataset}``: a module-level estimator for ``known_metrics``.
+
+    ``known``: the cell's latency (s) from the table, as measured before
+    training; ``noisy``: the same with a fixed 10% error per cell. Named and
+    placed in this module so the stored import path finds it again.
+    """
+    tables = {"known": _latency_table, "noisy": _noisy_latency_table}
+
+    def estimate(params: dict[str, str]) -> float:
+        return tables[kind](dataset)[NB201.key(params)]
+
+    estimate.__name__ = estimate.__qualname__ = f"{kind}_latency_{dataset}"
+    return estimate
+
+
+for _kind in ("known", "noisy"):
+    for _dataset in ("cifar10", "cifar100", "imagenet"):
+        _fn = _latency_estimator(_kind, _dataset)
+        globals()[_fn.__name__] = _fn
 
 
 class BraninCurrinHD:

@@ -330,12 +330,9 @@ class KnownMeanGP(MixedSingleTaskGP):
         likelihood: Any = None,
     ) -> dict[str, Any]:
         """Model inputs from Ax's dataset (the feature names come from it)."""
-        inputs: dict[str, Any] = {
-            "train_X": training_data.X,
-            "train_Y": training_data.Y,
-        }
-        if training_data.Yvar is not None:
-            inputs["train_Yvar"] = training_data.Yvar
+        # BoTorch's own parsing of X, Y and Yvar (skipping the mixed GP's, which
+        # requires categorical features)
+        inputs = super(MixedSingleTaskGP, cls).construct_inputs(training_data)
         return {
             **inputs,
             "known_metric": known_metric,
