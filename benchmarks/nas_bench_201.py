@@ -67,6 +67,8 @@ PRESETS = (
     "gp_moo_ordered",
     "gp_moo_known_latency",
     "gp_moo_known_latency_noisy",
+    "gp_moo_known_lut",
+    "gp_moo_known_params",
     "auto",
 )
 
@@ -143,23 +145,67 @@ def _noisy_latency_table(dataset: str) -> dict[str, float]:
     return {k: v * float(np.exp(e)) for (k, v), e in zip(items, err, strict=True)}
 
 
+#: Per-operation CPU latency table (``make_latency_lut.py``).
+LUT_FILE = HERE / "data" / "nb201_cpu_latency_lut.json"
+
+
+@functools.cache
+def _lut(dataset: str) -> dict[str, list[float]]:
+    """The per-operation CPU timings of the data set's input size (seconds)."""
+    lut = json.loads(LUT_FILE.read_text())["lut"]
+    return lut["imagenet16" if dataset == "imagenet" else "cifar"]
+
+
+def lut_latency(dataset: str, key: str) -> float:
+    """A cell's latency as the sum of its six edges' CPU timings (all stages).
+
+    An estimate from another machine: the table was timed on this CPU
+    (``make_latency_lut.py``), NAS-Bench-201's latency on a GPU. Stem,
+    reduction and head are the same for every cell and left out (the
+    estimate's scale and offset are fitted). Needs only the cell, not the
+    benchmark's tables.
+    """
+    family = _lut(dataset)
+    return float(sum(sum(family[OPS[int(c)]]) for c in key))
+
+
+@functools.cache
+def _params_latency_table(dataset: str) -> dict[str, float]:
+    """Each cell's parameter count (the table's ``model_size``, MB) as the estimate.
+
+    Known exactly before training on any machine; it says nothing about the
+    parameter-free operations (skip, pooling) that tell the fastest cells
+    apart.
+    """
+    nb = NB201(dataset, 0)
+    return {k: float(np.mean(row["model_size"])) for k, row in nb.table.items()}
+
+
 def _latency_estimator(kind: str, dataset: str) -> Any:
     """``{kind}_latency_{dataset}``: a module-level estimator for ``known_metrics``.
 
     ``known``: the cell's latency (s) from the table, as measured before
-    training; ``noisy``: the same with a fixed 10% error per cell. Named and
-    placed in this module so the stored import path finds it again.
+    training; ``noisy``: the same with a fixed 10% error per cell; ``lut``:
+    the sum of per-operation timings on this CPU (``make_latency_lut.py``);
+    ``params``: the cell's parameter count. Named and placed in this module
+    so the stored import path finds it again.
     """
-    tables = {"known": _latency_table, "noisy": _noisy_latency_table}
+    tables = {
+        "known": _latency_table,
+        "noisy": _noisy_latency_table,
+        "params": _params_latency_table,
+    }
 
     def estimate(params: dict[str, str]) -> float:
+        if kind == "lut":
+            return lut_latency(dataset, NB201.key(params))
         return tables[kind](dataset)[NB201.key(params)]
 
     estimate.__name__ = estimate.__qualname__ = f"{kind}_latency_{dataset}"
     return estimate
 
 
-for _kind in ("known", "noisy"):
+for _kind in ("known", "noisy", "lut", "params"):
     for _dataset in ("cifar10", "cifar100", "imagenet"):
         _fn = _latency_estimator(_kind, _dataset)
         globals()[_fn.__name__] = _fn
@@ -367,11 +413,17 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "gp_moo_known_latency": ("gp_moo", {}),
     # the same with an estimate that is off by a fixed 10% (sd) per cell
     "gp_moo_known_latency_noisy": ("gp_moo", {}),
+    # estimates a user can make without the target hardware: per-operation
+    # timings on this CPU added up (make_latency_lut.py), and the parameter count
+    "gp_moo_known_lut": ("gp_moo", {}),
+    "gp_moo_known_params": ("gp_moo", {}),
 }
 #: Variants that are told each cell's latency (``known_metrics``): estimator prefix.
 KNOWN_LATENCY_VARIANTS = {
     "gp_moo_known_latency": "known_latency",
     "gp_moo_known_latency_noisy": "noisy_latency",
+    "gp_moo_known_lut": "lut_latency",
+    "gp_moo_known_params": "params_latency",
 }
 #: Variants whose experiment carries the benchmark's reference point.
 REF_THRESHOLD_VARIANTS = frozenset({"gp_moo_refpoint"})

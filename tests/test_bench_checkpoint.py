@@ -5,7 +5,8 @@ evaluation so that an hours-long run (full-NUTS SAASBO) can span sessions.
 Sobol on the BraninCurrin problem: the resumed run must make exactly the
 suggestions of an uninterrupted one, and log how many it resumed from.
 Also checked here: the search space of the benchmark's ordered-operations
-variant.
+variant, and the CPU look-up-table latency estimate of its ``known_metrics``
+variants.
 """
 
 from __future__ import annotations
@@ -92,3 +93,34 @@ def test_ordered_variant_declares_operations_ordered_by_cost(nb) -> None:
         p, q = ordered.parameters[name], plain.parameters[name]
         assert p.is_ordered and p.values == nb.OPS_BY_COST
         assert not q.is_ordered and q.values == nb.OPS
+
+
+def test_lut_estimate_adds_the_measured_operations(nb) -> None:
+    """The CPU look-up-table estimate sums each edge's timings over the stages.
+
+    CIFAR cells use the 32x32 family, ImageNet16-120 cells the 16x16 one; the
+    estimators of every ``known_metrics`` variant import back by the path the
+    benchmark stores.
+    """
+    from ax_nas_plugins.generation._known import load_estimator
+
+    lut = json.loads((ROOT / "benchmarks/data/nb201_cpu_latency_lut.json").read_text())
+    ops = ["nor_conv_3x3", "skip_connect", "none", "avg_pool_3x3", "nor_conv_1x1"]
+    cell = dict(zip(nb.PARAMS, [*ops, "nor_conv_3x3"], strict=True))
+    for dataset, family in [
+        ("cifar10", "cifar"),
+        ("cifar100", "cifar"),
+        ("imagenet", "imagenet16"),
+    ]:
+        timings = lut["lut"][family]
+        want = sum(sum(timings[op]) for op in cell.values())
+        assert getattr(nb, f"lut_latency_{dataset}")(cell) == pytest.approx(want)
+    slow = dict.fromkeys(nb.PARAMS, "nor_conv_3x3")
+    fast = dict.fromkeys(nb.PARAMS, "skip_connect")
+    assert nb.lut_latency_cifar10(slow) > 10 * nb.lut_latency_cifar10(fast)
+    for prefix in nb.KNOWN_LATENCY_VARIANTS.values():
+        for dataset in ("cifar10", "cifar100", "imagenet"):
+            name = f"{prefix}_{dataset}"
+            assert load_estimator("latency", f"nas_bench_201:{name}") is getattr(
+                nb, name
+            )
