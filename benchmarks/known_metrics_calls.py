@@ -1,0 +1,162 @@
+"""How often ``gp_moo`` calls a ``known_metrics`` estimator per suggestion.
+
+The space of the docs' example (``docs/generation.md``, "Metrics known before
+training"): two integer widths (log scale) and a continuous learning rate;
+objectives val_acc (up) and num_params (down). ``--sobol`` Sobol trials, then
+``--steps`` model-based suggestions with ``known_metrics={"num_params": ...}``;
+val_acc is a smooth made-up function of the parameters plus noise (what the
+model learns does not matter here, only where the acquisition looks). For
+every suggestion: the estimator's calls, the distinct parameter dicts and
+distinct width pairs among them, and the seconds the suggestion took.
+
+    OMP_NUM_THREADS=1 python benchmarks/known_metrics_calls.py
+
+Writes ``benchmarks/results/known_metrics_calls.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CALLS: list[tuple[int, int, float]] = []
+
+
+def num_params(p: dict) -> float:
+    """The MLP's parameter count (784 -> h1 -> h2 -> 10); records each call."""
+    h1, h2 = p["hidden_size_1"], p["hidden_size_2"]
+    CALLS.append((h1, h2, p["learning_rate"]))
+    return 784 * h1 + h1 + h1 * h2 + h2 + h2 * 10 + 10
+
+
+def _experiment():
+    from ax.core.experiment import Experiment
+    from ax.core.metric import Metric
+    from ax.core.objective import Objective
+    from ax.core.optimization_config import MultiObjectiveOptimizationConfig
+    from ax.core.parameter import ParameterType, RangeParameter
+    from ax.core.search_space import SearchSpace
+
+    space = SearchSpace(
+        [
+            RangeParameter("hidden_size_1", ParameterType.INT, 16, 128, log_scale=True),
+            RangeParameter("hidden_size_2", ParameterType.INT, 16, 128, log_scale=True),
+            RangeParameter(
+                "learning_rate", ParameterType.FLOAT, 1e-4, 1e-2, log_scale=True
+            ),
+        ]
+    )
+    acc, size = Metric("val_acc"), Metric("num_params", lower_is_better=True)
+    objective = Objective(
+        expression="val_acc, -num_params",
+        metric_name_to_signature={
+            "val_acc": acc.signature,
+            "num_params": size.signature,
+        },
+    )
+    return Experiment(
+        search_space=space,
+        metrics=[acc, size],
+        name="known_calls",
+        optimization_config=MultiObjectiveOptimizationConfig(objective=objective),
+    )
+
+
+def main() -> None:
+    import pandas as pd
+    from ax.core.data import Data
+
+    import ax_nas_plugins as anp
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sobol", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--out", type=Path, default=RESULTS / "known_metrics_calls")
+    args = ap.parse_args()
+    exp = _experiment()
+    gs = anp.generation_strategy(
+        "gp_moo",
+        experiment=exp,
+        seed=0,
+        num_initial_trials=args.sobol,
+        known_metrics={"num_params": num_params},
+    )
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(args.sobol + args.steps):
+        n0, t = len(CALLS), time.perf_counter()
+        gr = gs.gen_single_trial(experiment=exp, n=1)
+        seconds = time.perf_counter() - t
+        calls = CALLS[n0:]
+        trial = exp.new_trial(generator_run=gr)
+        trial.mark_running(no_runner_required=True)
+        p = trial.arm.parameters
+        acc = (
+            0.9
+            - 0.1 * abs(np.log(p["learning_rate"] / 1e-3))
+            + 0.01 * np.log(p["hidden_size_1"])
+            + rng.normal(0, 0.01)
+        )
+        values = {"val_acc": float(acc), "num_params": float(num_params(p))}
+        exp.attach_data(
+            Data(
+                df=pd.DataFrame(
+                    [
+                        {
+                            "trial_index": trial.index,
+                            "arm_name": trial.arm.name,
+                            "metric_name": m,
+                            "metric_signature": m,
+                            "mean": v,
+                            "sem": 0.0,
+                        }
+                        for m, v in values.items()
+                    ]
+                )
+            )
+        )
+        trial.mark_completed()
+        if i < args.sobol:
+            continue
+        row = {
+            "suggestion": i + 1,
+            "calls": len(calls),
+            "distinct_points": len(set(calls)),
+            "distinct_widths": len({c[:2] for c in calls}),
+            "seconds": round(seconds, 1),
+        }
+        rows.append(row)
+        print(row, flush=True)
+    header = (
+        "| suggestion | estimator calls | distinct points | distinct width pairs "
+        "| seconds |"
+    )
+    lines = [
+        "# `known_metrics`: estimator calls per `gp_moo` suggestion",
+        "",
+        f"Space of the docs' example; {args.sobol} Sobol trials first. Machine: "
+        f"{platform.machine()}, {platform.system()}, 2 CPU cores, shared with "
+        "two benchmark processes (seconds are inflated). Measured "
+        f"{time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}.",
+        "",
+        header,
+        "| --- | --- | --- | --- | --- |",
+        *(
+            f"| {r['suggestion']} | {r['calls']} | {r['distinct_points']} | "
+            f"{r['distinct_widths']} | {r['seconds']} |"
+            for r in rows
+        ),
+    ]
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
