@@ -118,6 +118,74 @@ def test_decoder_inverts_ax_transforms_on_every_parameter_kind():
                 assert type(got[name]) is type(value), name
 
 
+def mlp_size(params: dict) -> float:
+    """The docs' MLP parameter count: two integer widths (log scale)."""
+    h1, h2 = params["h1"], params["h2"]
+    return 784 * h1 + h1 + h1 * h2 + h2 + h2 * 10 + 10
+
+
+def test_estimate_is_interpolated_between_the_values_of_wide_integer_ranges():
+    """Exact at allowed widths, linear between neighbours, with a gradient there.
+
+    BoTorch relaxes an ordered dimension of more than 20 values to a
+    continuous one; a snapped estimate would be flat between neighbours.
+    """
+    import torch
+    from ax.core.parameter import ParameterType, RangeParameter
+    from ax.core.search_space import SearchSpace
+
+    from ax_nas_plugins.generation._known import KnownValues
+
+    space = SearchSpace(
+        [
+            RangeParameter("h1", ParameterType.INT, 16, 128, log_scale=True),
+            RangeParameter("h2", ParameterType.INT, 16, 128, log_scale=True),
+            RangeParameter("lr", ParameterType.FLOAT, 1e-4, 1e-2, log_scale=True),
+        ]
+    )
+    values = KnownValues(
+        "size",
+        "test_generation_known:mlp_size",
+        ParameterDecoder(space, ["h1", "h2", "lr"]),
+    )
+    lg = math.log10
+    at = torch.tensor(
+        [[lg(32), lg(16), -3.0], [lg(33), lg(17), -2.0], [lg(128), lg(128), -4.0]],
+        dtype=torch.double,
+    )
+    want = [mlp_size({"h1": a, "h2": b}) for a, b in [(32, 16), (33, 17), (128, 128)]]
+    assert values(at).tolist() == pytest.approx(want)
+    # a quarter of the way from width 32 to 33 on h1 alone
+    x = torch.tensor(
+        [[0.75 * lg(32) + 0.25 * lg(33), lg(16), -3.0]],
+        dtype=torch.double,
+        requires_grad=True,
+    )
+    got = values(x)
+    a, b = mlp_size({"h1": 32, "h2": 16}), mlp_size({"h1": 33, "h2": 16})
+    assert got.item() == pytest.approx(0.75 * a + 0.25 * b)
+    got.sum().backward()
+    assert x.grad[0, 0].item() == pytest.approx((b - a) / (lg(33) - lg(32)))
+    assert x.grad[0, 2].item() == 0.0  # the learning rate does not enter
+    # both widths between neighbours: a convex combination of the 3 corners
+    # of the simplex, continuous across the cell's diagonal
+    corners = [mlp_size({"h1": p, "h2": q}) for p in (32, 33) for q in (16, 17)]
+    for f1, f2 in [(0.3, 0.6), (0.6, 0.3), (0.5, 0.5 - 1e-9), (0.5 - 1e-9, 0.5)]:
+        row = [(1 - f1) * lg(32) + f1 * lg(33), (1 - f2) * lg(16) + f2 * lg(17), -3]
+        v = values(torch.tensor([row], dtype=torch.double)).item()
+        assert min(corners) <= v <= max(corners)
+    diag = [
+        values(
+            torch.tensor(
+                [[(1 - f) * lg(32) + f * lg(33), (1 - g) * lg(16) + g * lg(17), -3.0]],
+                dtype=torch.double,
+            )
+        ).item()
+        for f, g in [(0.5, 0.5 - 1e-9), (0.5 - 1e-9, 0.5)]
+    ]
+    assert diag[0] == pytest.approx(diag[1], rel=1e-6)
+
+
 def test_decoder_refuses_inputs_the_search_space_does_not_have():
     with pytest.raises(KnownMetricError, match="not parameters of the stored"):
         ParameterDecoder(nas_space(), ["op", "blocks"])
