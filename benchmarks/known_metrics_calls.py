@@ -98,23 +98,14 @@ def _run(known: bool, sobol: int, steps: int) -> list[dict]:
             + rng.normal(0, 0.01)
         )
         values = {"val_acc": float(acc), "num_params": float(num_params(p))}
-        exp.attach_data(
-            Data(
-                df=pd.DataFrame(
-                    [
-                        {
-                            "trial_index": trial.index,
-                            "arm_name": trial.arm.name,
-                            "metric_name": m,
-                            "metric_signature": m,
-                            "mean": v,
-                            "sem": 0.0,
-                        }
-                        for m, v in values.items()
-                    ]
-                )
-            )
+        df = pd.DataFrame({"metric_name": list(values), "mean": list(values.values())})
+        df = df.assign(
+            trial_index=trial.index,
+            arm_name=trial.arm.name,
+            metric_signature=df["metric_name"],
+            sem=0.0,
         )
+        exp.attach_data(Data(df=df))
         trial.mark_completed()
         if i < sobol:
             continue
