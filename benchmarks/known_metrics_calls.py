@@ -8,11 +8,22 @@ val_acc is a smooth made-up function of the parameters plus noise (what the
 model learns does not matter here, only where the acquisition looks). For
 every suggestion: the estimator's calls, the distinct parameter dicts and
 distinct width pairs among them, and the wall and CPU seconds the suggestion
-took; then the same run without ``known_metrics`` for the cost.
+took, and how often BoTorch's optimiser ended abnormally and started again;
+then the same run without ``known_metrics`` for the cost.
+
+``--space demo``: the NAS demo's six parameters instead (``config/demo.yaml``:
+the two widths, learning rate, dropout, and the ordered ``batch_size`` and
+integer ``epochs``, which BoTorch searches as discrete dimensions).
+``--mean analytic`` (a diagnostic, not a feature): the interpolated estimate
+is replaced by the same parameter count written as a differentiable function
+of the model's inputs, to tell the cost of the interpolation's kinks from
+that of the estimator calls.
 
     OMP_NUM_THREADS=1 python benchmarks/known_metrics_calls.py
+    OMP_NUM_THREADS=1 python benchmarks/known_metrics_calls.py --space demo \
+        --out benchmarks/results/known_metrics_calls_demo
 
-Writes ``benchmarks/results/known_metrics_calls.{md,json}``.
+Writes ``benchmarks/results/known_metrics_calls.{md,json}`` (or ``--out``).
 """
 
 from __future__ import annotations
@@ -20,12 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
 CALLS: list[tuple[int, int, float]] = []
 
 
@@ -69,14 +83,39 @@ def _experiment():
     )
 
 
-def _run(known: bool, sobol: int, steps: int) -> list[dict]:
+def _demo_experiment():
+    sys.path.insert(0, str(HERE))
+    from demo_known_params import demo_experiment
+
+    return demo_experiment()[0]
+
+
+def _analytic_mean() -> None:
+    """Replace the interpolated estimate by ``num_params`` as a smooth function.
+
+    The model's inputs hold the widths as log10 values (Ax's ``Log``
+    transform); the count is written in torch, so it has an exact gradient
+    and no kinks. Only for this diagnostic: it assumes the formula above.
+    """
+    from ax_nas_plugins.generation import _known
+
+    def smooth(self, X):
+        i, j = (self.decoder.names.index(n) for n in ("hidden_size_1", "hidden_size_2"))
+        h1, h2 = 10 ** X[..., i], 10 ** X[..., j]
+        CALLS.extend([(0, 0, 0.0)] * X[..., 0].numel())
+        return 784 * h1 + h1 + h1 * h2 + h2 + h2 * 10 + 10
+
+    _known.KnownValues.__call__ = smooth
+
+
+def _run(known: bool, sobol: int, steps: int, space: str) -> list[dict]:
     """One run; a row per model-based suggestion."""
     import pandas as pd
     from ax.core.data import Data
 
     import ax_nas_plugins as anp
 
-    exp = _experiment()
+    exp = _demo_experiment() if space == "demo" else _experiment()
     options: dict = {"experiment": exp, "seed": 0, "num_initial_trials": sobol}
     if known:
         options["known_metrics"] = {"num_params": num_params}
@@ -85,8 +124,11 @@ def _run(known: bool, sobol: int, steps: int) -> list[dict]:
     rows = []
     for i in range(sobol + steps):
         n0, t, c = len(CALLS), time.perf_counter(), time.process_time()
-        gr = gs.gen_single_trial(experiment=exp, n=1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gr = gs.gen_single_trial(experiment=exp, n=1)
         seconds, cpu = time.perf_counter() - t, time.process_time() - c
+        restarts = sum("Trying again" in str(w.message) for w in caught)
         calls = CALLS[n0:]
         trial = exp.new_trial(generator_run=gr)
         trial.mark_running(no_runner_required=True)
@@ -115,6 +157,7 @@ def _run(known: bool, sobol: int, steps: int) -> list[dict]:
             "calls": len(calls),
             "distinct_points": len(set(calls)),
             "distinct_widths": len({c[:2] for c in calls}),
+            "restarts": restarts,
             "seconds": round(seconds, 1),
             "cpu_seconds": round(cpu, 1),
         }
@@ -127,30 +170,51 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sobol", type=int, default=8)
     ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--space", choices=("docs", "demo"), default="docs")
+    ap.add_argument(
+        "--mean", choices=("interpolated", "analytic"), default="interpolated"
+    )
+    ap.add_argument("--note", default="", help="a sentence on the machine's load")
     ap.add_argument("--out", type=Path, default=RESULTS / "known_metrics_calls")
     args = ap.parse_args()
-    rows = _run(True, args.sobol, args.steps) + _run(False, args.sobol, args.steps)
+    if args.mean == "analytic":
+        _analytic_mean()
+    rows = _run(True, args.sobol, args.steps, args.space) + _run(
+        False, args.sobol, args.steps, args.space
+    )
     header = (
         "| `known_metrics` | suggestion | estimator calls | distinct points "
-        "| distinct width pairs | wall s | CPU s |"
+        "| distinct width pairs | restarts | wall s | CPU s |"
+    )
+    space = (
+        "The NAS demo's six parameters (`config/demo.yaml`)"
+        if args.space == "demo"
+        else "Space of the docs' example"
+    )
+    mean = (
+        " The estimate is the analytic, differentiable count (`--mean analytic`, "
+        "a diagnostic): calls are the points the mean was evaluated at."
+        if args.mean == "analytic"
+        else ""
     )
     lines = [
         "# `known_metrics`: estimator calls and cost per `gp_moo` suggestion",
         "",
-        f"Space of the docs' example; {args.sobol} Sobol trials first, seed 0; "
-        "the same made-up val_acc for both runs. Machine: "
-        f"{platform.machine()}, {platform.system()}, 2 CPU cores, shared with "
-        "two benchmark processes and a test suite (wall seconds are inflated). "
+        f"{space}; {args.sobol} Sobol trials first, seed 0; "
+        "the same made-up val_acc for both runs. Restarts: BoTorch's "
+        "'Optimization failed ... Trying again with a new set of initial "
+        f"conditions' warnings.{mean} Machine: "
+        f"{platform.machine()}, {platform.system()}, 2 CPU cores{args.note}. "
         f"Measured {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}.",
         "",
         header,
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
         *(
             f"| {'yes' if r['known_metrics'] else 'no'} | {r['suggestion']} | "
             f"{r['calls'] if r['known_metrics'] else '-'} | "
             f"{r['distinct_points'] if r['known_metrics'] else '-'} | "
             f"{r['distinct_widths'] if r['known_metrics'] else '-'} | "
-            f"{r['seconds']} | {r['cpu_seconds']} |"
+            f"{r['restarts']} | {r['seconds']} | {r['cpu_seconds']} |"
             for r in rows
         ),
     ]
