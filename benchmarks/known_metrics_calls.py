@@ -111,10 +111,13 @@ def _analytic_mean() -> None:
 def _run(known: bool, sobol: int, steps: int, space: str) -> list[dict]:
     """One run; a row per model-based suggestion."""
     import pandas as pd
+    import torch
     from ax.core.data import Data
 
     import ax_nas_plugins as anp
 
+    # the acquisition's random restarts draw from torch's global generator
+    torch.manual_seed(0)
     exp = _demo_experiment() if space == "demo" else _experiment()
     options: dict = {"experiment": exp, "seed": 0, "num_initial_trials": sobol}
     if known:

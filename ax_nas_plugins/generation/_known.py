@@ -274,11 +274,14 @@ class KnownValues:
 
     def _at(self, X: Tensor) -> Tensor:
         """Estimates at ``X`` snapped to allowed values (cached), shape ``...``."""
-        flat = X.detach().reshape(-1, X.shape[-1]).cpu().tolist()
-        keys = [tuple(round(v, 9) for v in row) for row in flat]
+        flat = X.detach().reshape(-1, X.shape[-1]).to("cpu", torch.double)
+        # the key: the row rounded to 1e-9, built in torch (this runs on every
+        # point the acquisition tries, k + 1 times; a Python loop per value
+        # was most of its cost)
+        keys = list(map(tuple, (torch.round(flat * 1e9) / 1e9).tolist()))
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
         if missing:
-            params = self.decoder.decode([flat[i] for i in missing])
+            params = self.decoder.decode(flat[missing].tolist())
             for i, p in zip(missing, params, strict=True):
                 self._cache[keys[i]] = self._call(p)
         out = torch.tensor([self._cache[k] for k in keys], dtype=X.dtype)
