@@ -12,26 +12,18 @@ variants.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from _bench_modules import benchmark_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def nb():
-    spec = importlib.util.spec_from_file_location(
-        "nas_bench_201", ROOT / "benchmarks" / "nas_bench_201.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["nas_bench_201"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("nas_bench_201", None)
+    yield from benchmark_module("nas_bench_201")
 
 
 def _evaluated(path: Path) -> list[dict[str, float]]:

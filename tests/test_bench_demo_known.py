@@ -9,25 +9,17 @@ digits input, and its hypervolume is the area of the staircase.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from _bench_modules import benchmark_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "demo_known_params", ROOT / "benchmarks" / "demo_known_params.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["demo_known_params"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("demo_known_params", None)
+    yield from benchmark_module("demo_known_params")
 
 
 def test_experiment_is_the_demo_config(bench) -> None:
