@@ -277,7 +277,7 @@ class KnownValues:
         flat = X.detach().reshape(-1, X.shape[-1]).to("cpu", torch.double)
         # the key: the row rounded to 1e-9, built in torch (this runs on every
         # point the acquisition tries, k + 1 times; a Python loop per value
-        # was most of its cost)
+        # took about three times as long)
         keys = list(map(tuple, (torch.round(flat * 1e9) / 1e9).tolist()))
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
         if missing:
