@@ -4,9 +4,10 @@ The demo's run config (``ax_nas_plugins/config/demo.yaml``): its six
 parameters, its two objectives and their thresholds (val_acc >= 0.80,
 num_params <= 20,000). Each trial trains the demo's MLP in this process on
 scikit-learn's 8x8 digits (the data the demo's trainer falls back to when
-MNIST is not on disk: 64 inputs), to its ``epochs``, with plain PyTorch (the
-same layers and optimiser as ``examples.mlp_trainer``; Lightning, TensorBoard
-and early stopping are left out so that a seed takes a minute, not ten).
+MNIST is not on disk: 64 inputs), to its ``epochs``: the trainer's model
+(``examples.mlp_trainer.build_model``) and optimiser (Adam) in a plain
+PyTorch loop; Lightning's trainer, TensorBoard and early stopping are left
+out so that a seed takes a minute, not ten.
 
 Methods, each on the same seeds (a trial's training seed is its index, as in
 the demo):
@@ -103,20 +104,15 @@ def train(p: dict[str, Any], seed: int) -> dict[str, float]:
     """Train the demo's MLP on digits as its trainer does; final val_acc, count."""
     import torch
 
-    from ax_nas_plugins.examples.mlp_trainer import _digits
+    from ax_nas_plugins.examples.mlp_trainer import _digits, build_model
 
     data = _digits(seed, "benchmark")
     torch.manual_seed(seed)
-    h1, h2, drop = int(p["hidden_size_1"]), int(p["hidden_size_2"]), p["dropout"]
-    model = torch.nn.Sequential(
-        torch.nn.Linear(data.x_train.shape[1], h1),
-        torch.nn.ReLU(),
-        torch.nn.Dropout(drop),
-        torch.nn.Linear(h1, h2),
-        torch.nn.ReLU(),
-        torch.nn.Dropout(drop),
-        torch.nn.Linear(h2, data.n_classes),
-    )
+    h1, h2 = int(p["hidden_size_1"]), int(p["hidden_size_2"])
+    # the trainer's LightningModule; its layers are trained here directly
+    model = build_model(
+        data.x_train.shape[1], data.n_classes, h1, h2, p["dropout"]
+    ).model
     opt = torch.optim.Adam(model.parameters(), lr=p["learning_rate"])
     g = torch.Generator().manual_seed(seed)
     bs, n = int(p["batch_size"]), len(data.y_train)
