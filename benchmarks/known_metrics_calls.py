@@ -84,7 +84,8 @@ def _experiment():
 
 
 def _demo_experiment():
-    sys.path.insert(0, str(HERE))
+    if str(HERE) not in sys.path:  # imported rather than run as a script
+        sys.path.insert(0, str(HERE))
     from demo_known_params import demo_experiment
 
     return demo_experiment()[0]
