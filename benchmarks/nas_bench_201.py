@@ -432,6 +432,13 @@ ORDERED_OPS_VARIANTS = frozenset({"gp_moo_ordered"})
 JAX_CACHE = os.environ.get("AX_NAS_JAX_CACHE", "~/.cache/ax_nas_plugins/jax")
 
 
+def _default_fit(preset: str) -> str:
+    """The SAAS preset's own fit (``saasbo_fast`` fits by MAP, ``saasbo`` by NUTS)."""
+    from ax_nas_plugins.generation.saasbo import DEFAULTS
+
+    return DEFAULTS[preset]["fit"]
+
+
 def run_preset(
     problem: Any,
     seed: int,
@@ -477,7 +484,7 @@ def run_preset(
     options: dict[str, Any] = {"seed": seed, **extra}
     if name != "sobol":
         options["experiment"] = exp
-    if name.startswith("saasbo") and options.get("fit", "nuts") == "nuts":
+    if name.startswith("saasbo") and options.get("fit", _default_fit(name)) == "nuts":
         # compiled NUTS is kept across fits and processes (an explicit option)
         options["jax_cache_dir"] = JAX_CACHE
     if preset == "auto":

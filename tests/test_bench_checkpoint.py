@@ -116,3 +116,17 @@ def test_lut_estimate_adds_the_measured_operations(nb) -> None:
             assert load_estimator("latency", f"nas_bench_201:{name}") is getattr(
                 nb, name
             )
+
+
+@pytest.mark.parametrize("method", ["saasbo_fast", "saasbo_map", "saasbo_nuts_fast"])
+def test_saas_methods_build_with_their_own_fit(nb, method: str) -> None:
+    """`--methods saasbo_fast` runs: its MAP default gets no NUTS-only option.
+
+    The benchmark passed its JAX cache folder to every SAAS method without a
+    ``fit``, so ``saasbo_fast`` (MAP since 0.2.0) was refused by the preset.
+    Two Sobol evaluations build the strategy without fitting anything.
+    """
+    row = nb.run_one("branincurrin", "cifar10", method, 0, 2, 20, None)
+    assert row["generators"] == ["Sobol"] and row["budget"] == 2
+    assert nb._default_fit("saasbo_fast") == "map"
+    assert nb._default_fit("saasbo") == "nuts"
