@@ -118,6 +118,35 @@ def test_decoder_inverts_ax_transforms_on_every_parameter_kind():
                 assert type(got[name]) is type(value), name
 
 
+def test_column_snapping_equals_snapping_each_value_in_python():
+    """Nearest choice (the first listed on a tie), integers half to even.
+
+    ``decode`` snaps a whole column in torch; the reference is the per-value
+    Python rule it replaced: ``min(choices, key=lambda c: abs(c - v))`` and
+    ``round(v)``. Halfway values are where the two could part.
+    """
+    import torch
+
+    from ax_nas_plugins.generation._known import _SNAP_BLOCK, _snap
+
+    rng = random.Random(3)
+    ordered = [16, 32, 48, 64, 96, 128]
+    unsorted = [5, 1, 3, 0.5]
+    values = [rng.uniform(-2.0, 140.0) for _ in range(2 * _SNAP_BLOCK + 7)]
+    halfway = [24.0, 40.0, 80.0, 112.0, 4.0, 2.0, 0.75, 2.5, 3.5, -0.5, 0.5]
+    column = values + halfway
+    X = torch.tensor(column, dtype=torch.double)
+    for choices in (ordered, unsorted):
+        want = [min(choices, key=lambda c, v=v: abs(c - v)) for v in column]
+        got = _snap(X, choices)
+        assert got == want
+        assert [type(g) for g in got] == [type(w) for w in want]
+    want_int = [round(v) for v in column]
+    got_int = _snap(X, "int")
+    assert got_int == want_int and all(type(v) is int for v in got_int)
+    assert _snap(X, "float") == column
+
+
 def mlp_size(params: dict) -> float:
     """The docs' MLP parameter count: two integer widths (log scale)."""
     h1, h2 = params["h1"], params["h2"]

@@ -173,7 +173,10 @@ class ParameterDecoder:
                 "changed after the strategy was made: make the strategy again."
             )
         self.names = list(feature_names)
-        snaps: list[Callable[[float], TParamValue]] = []
+        #: per feature, how a column of model inputs is snapped to allowed
+        #: values: a list of numeric choices (nearest, first on a tie), "int"
+        #: (rounded half to even, as Python's ``round``) or "float" (as is)
+        self._snaps: list[list[TParamValue] | str] = []
         #: feature index -> sorted values, for the ordered dimensions (ordered
         #: choices and integer ranges) that BoTorch may relax to continuous
         self.grids: dict[int, Tensor] = {}
@@ -181,9 +184,7 @@ class ParameterDecoder:
             p = ss.parameters[n]
             if isinstance(p, ChoiceParameter):
                 values = list(p.values)
-                snaps.append(
-                    lambda v, values=values: min(values, key=lambda c: abs(c - v))
-                )
+                self._snaps.append(values)
                 if p.is_ordered and all(
                     isinstance(v, (int, float)) and not isinstance(v, bool)
                     for v in values
@@ -192,31 +193,53 @@ class ParameterDecoder:
             elif (
                 isinstance(p, RangeParameter) and p.parameter_type == ParameterType.INT
             ):
-                snaps.append(round)
+                self._snaps.append("int")
                 if p.upper - p.lower <= _MAX_INT_GRID:
                     self.grids[j] = torch.arange(
                         int(p.lower), int(p.upper) + 1, dtype=torch.double
                     )
             else:
-                snaps.append(float)
-        self._snaps = snaps
+                self._snaps.append("float")
 
-    def decode(self, rows: list[list[float]]) -> list[dict[str, TParamValue]]:
-        """Parameter dicts (original domain) of rows in the model's input space."""
+    def decode(self, rows: Tensor | list[list[float]]) -> list[dict[str, TParamValue]]:
+        """Parameter dicts (original domain) of rows in the model's input space.
+
+        Snapping is done a column at a time in torch (the same result as
+        snapping each value in Python: nearest choice, the first listed on a
+        tie; integers rounded half to even); only the transforms' inverses
+        run per row.
+        """
         from ax.core.observation import ObservationFeatures
 
+        X = torch.as_tensor(rows, dtype=torch.double).reshape(-1, len(self.names))
+        columns = [_snap(X[:, j], how) for j, how in enumerate(self._snaps)]
         feats = [
-            ObservationFeatures(
-                parameters={
-                    n: s(v)
-                    for n, s, v in zip(self.names, self._snaps, row, strict=True)
-                }
-            )
-            for row in rows
+            ObservationFeatures(parameters=dict(zip(self.names, values, strict=True)))
+            for values in zip(*columns, strict=True)
         ]
         for t in reversed(self.transforms):
             feats = t.untransform_observation_features(feats)
         return [dict(f.parameters) for f in feats]
+
+
+#: rows per block when snapping to choices (bounds the rows x choices matrix)
+_SNAP_BLOCK = 4096
+
+
+def _snap(column: Tensor, how: list[TParamValue] | str) -> list[TParamValue]:
+    """One column of model inputs snapped to its allowed values (see ``decode``)."""
+    if how == "float":
+        return column.tolist()
+    if how == "int":
+        # torch.round rounds half to even, like Python's round
+        return [int(v) for v in torch.round(column).tolist()]
+    choices = torch.tensor(how, dtype=torch.double)
+    picks: list[int] = []
+    for start in range(0, column.shape[0], _SNAP_BLOCK):
+        block = column[start : start + _SNAP_BLOCK]
+        # argmin returns the first minimum, as min() over the list does
+        picks += (block[:, None] - choices[None, :]).abs().argmin(dim=1).tolist()
+    return [how[i] for i in picks]
 
 
 class KnownValues:
@@ -281,7 +304,7 @@ class KnownValues:
         keys = list(map(tuple, (torch.round(flat * 1e9) / 1e9).tolist()))
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
         if missing:
-            params = self.decoder.decode(flat[missing].tolist())
+            params = self.decoder.decode(flat[missing])
             for i, p in zip(missing, params, strict=True):
                 self._cache[keys[i]] = self._call(p)
         out = torch.tensor([self._cache[k] for k in keys], dtype=X.dtype)
