@@ -118,7 +118,9 @@ def test_lut_estimate_adds_the_measured_operations(nb) -> None:
             )
 
 
-@pytest.mark.parametrize("method", ["saasbo_fast", "saasbo_map", "saasbo_nuts_fast"])
+@pytest.mark.parametrize(
+    "method", ["saasbo_fast", "saasbo_map", "saasbo_nuts_fast", "saasbo_additive"]
+)
 def test_saas_methods_build_with_their_own_fit(nb, method: str) -> None:
     """`--methods saasbo_fast` runs: its MAP default gets no NUTS-only option.
 

@@ -108,10 +108,12 @@ def test_both_presets_are_one_factory_with_their_own_defaults():
                 assert config.mll_options[key] == defaults[key]
     with pytest.raises(anp.PluginOptionError, match="jit_compile"):
         anp.generation_strategy("saasbo", jit_compile=True)
-    with pytest.raises(ValueError, match="fit must be one of 'nuts', 'map'"):
+    with pytest.raises(ValueError, match="fit must be one of 'nuts', 'map', 'add"):
         anp.generation_strategy("saasbo_fast", fit="laplace")
     with pytest.raises(ValueError, match="warmup_steps only apply to fit='nuts'"):
         anp.generation_strategy("saasbo_fast", warmup_steps=64)  # default fit: map
+    with pytest.raises(ValueError, match=r"thinning only apply.*fit='additive'"):
+        anp.generation_strategy("saasbo", fit="additive", thinning=4)
     anp.generation_strategy("saasbo_fast", fit="nuts", warmup_steps=64)
 
 
@@ -168,22 +170,60 @@ def test_padded_likelihood_equals_botorchs_on_the_real_rows(n, known_noise):
     assert padded == pytest.approx(reference, rel=1e-5)  # JAX runs in float32
 
 
-def test_map_fit_runs_the_map_saas_ensemble_on_a_nas_space():
+@pytest.mark.parametrize(
+    "fit,model", [(None, "NasMapSaasGP"), ("additive", "NasAdditiveMapSaasGP")]
+)
+def test_map_fits_run_their_map_saas_model_on_a_nas_space(fit, model):
     from test_generation_presets import key, make_experiment, nas_space, step
 
     exp = make_experiment(nas_space(), objectives=("acc", "size"))
+    options = {} if fit is None else {"fit": fit}  # MAP: saasbo_fast's default
     gs = anp.generation_strategy(
-        "saasbo_fast", experiment=exp, num_initial_trials=4, seed=0
-    )  # MAP is saasbo_fast's default fit
+        "saasbo_fast", experiment=exp, num_initial_trials=4, seed=0, **options
+    )
     seen = set()
     for i in range(5):
         trial, gr = step(exp, gs)
         assert gr._generator_key == ("Sobol" if i < 4 else "anp:saasbo_fast")
         assert key(trial.arm.parameters) not in seen
         seen.add(key(trial.arm.parameters))
-    models = gs.adapter.generator.surrogate.model.models
-    assert all(type(m).__name__ == "NasMapSaasGP" for m in models)
+    # the ensemble: a model list, one per outcome; the additive GP: one
+    # multi-output GP (a batch over the outcomes)
+    fitted = gs.adapter.generator.surrogate.model
+    models = getattr(fitted, "models", [fitted])
+    assert all(type(m).__name__ == model for m in models)
     assert all(type(m.input_transform).__name__ == "CategoricalOneHot" for m in models)
+    if fit == "additive":  # one GP per outcome: a sum of four SAAS kernels
+        kernels = models[0].covar_module.kernels
+        assert len(kernels) == 4
+        for k in kernels:
+            priors = [name for name, *_ in k.base_kernel.named_priors()]
+            assert priors == ["inv_lengthscale_prior"]
+
+
+def test_additive_fit_is_stored_and_a_fresh_process_continues_with_it(tmp_path, py):
+    from test_generation_presets import RESUME, discrete_space, make_experiment, step
+
+    from ax_nas_plugins import storage
+
+    exp = make_experiment(discrete_space(), objectives=("acc", "size"), name="resume")
+    gs = anp.generation_strategy(
+        "saasbo_fast", experiment=exp, num_initial_trials=3, seed=4, fit="additive"
+    )
+    for _ in range(4):
+        step(exp, gs)
+    path = str(tmp_path / "exp.db")
+    storage.save_experiment(exp, path, gs)
+    out = py(RESUME.format(tests=str(Path(__file__).parent), path=path))
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {
+        "name": "saasbo_fast",
+        "before": 4,
+        "gen": "anp:saasbo_fast",
+        "unique": True,
+        "fallback": 0,
+    }
 
 
 def test_one_hot_models_drop_the_categorical_list_and_saas_refuses_fidelity():

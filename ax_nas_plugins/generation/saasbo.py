@@ -13,13 +13,17 @@ architectures. The SAAS model is fitted in one of two ways:
   (``warmup_steps`` burn-in, ``num_samples`` draws, every ``thinning``-th kept)
   and the acquisition averaged over the kept GPs (:mod:`._saas`);
 - ``fit="map"``: BoTorch's MAP-SAAS ensemble, four sparse GPs fitted by L-BFGS
-  (:mod:`._map_saas`); seconds per fit, no MCMC.
+  (:mod:`._map_saas`); seconds per fit, no MCMC;
+- ``fit="additive"``: BoTorch's additive MAP-SAAS GP, one GP whose kernel is a
+  sum of four sparse kernels fitted together by L-BFGS (:mod:`._map_saas`);
+  no MCMC, about three times the MAP ensemble's cost at 100 inputs, and more
+  of the front after 30 evaluations there (``docs/generation.md``).
 
 ``saasbo`` defaults to NUTS at BoTorch's settings (512 / 256 / 16, depth 6);
 ``saasbo_fast`` defaults to the MAP fit, which found the active inputs with
 fewer points than a short NUTS run at a fraction of its cost (measured in
 ``docs/generation.md``); with ``fit="nuts"`` it runs a short NUTS (128 / 64 /
-8, depth 5, warm starts). NUTS options given with ``fit="map"`` are refused.
+8, depth 5, warm starts). NUTS options given with another fit are refused.
 Both names are entry points and the names stored strategies carry.
 
 Only the NUTS fit needs JAX and NumPyro (``pip install
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
     from ax.generation_strategy.generation_strategy import GenerationStrategy
 
 EXTRA_HINT = "pip install 'ax-nas-plugins[saasbo]'"
-FITS = ("nuts", "map")
+FITS = ("nuts", "map", "additive")
 NUTS_OPTIONS = (
     "warmup_steps",
     "num_samples",
@@ -128,7 +132,8 @@ def _saas(
         max_parallelism: Most trials generated while earlier ones run (None: no cap).
         seed: Seed of the Sobol sequence and of the NUTS chains.
         acquisition: Force ``"qLogNEI"``, ``"qLogNEHVI"`` or ``"qLogNParEGO"``.
-        fit: ``"nuts"`` (fully Bayesian) or ``"map"`` (MAP-SAAS ensemble).
+        fit: ``"nuts"`` (fully Bayesian), ``"map"`` (MAP-SAAS ensemble) or
+            ``"additive"`` (additive MAP-SAAS GP).
         warmup_steps: NUTS burn-in steps per fit (``fit="nuts"``).
         num_samples: NUTS draws per fit after burn-in.
         thinning: Keep every ``thinning``-th draw.
@@ -213,13 +218,17 @@ def _model_config(preset: str, fit: str, nuts_options: dict[str, Any]) -> Any:
 
     from ax_nas_plugins.generation._onehot import CategoricalOneHot
 
-    if fit == "map":
-        from ax_nas_plugins.generation._map_saas import NasMapSaasGP
+    if fit in ("map", "additive"):
+        from ax_nas_plugins.generation._map_saas import (
+            NasAdditiveMapSaasGP,
+            NasMapSaasGP,
+        )
 
+        additive = fit == "additive"
         return ModelConfig(
-            botorch_model_class=NasMapSaasGP,
+            botorch_model_class=NasAdditiveMapSaasGP if additive else NasMapSaasGP,
             input_transform_classes=[CategoricalOneHot],
-            name=f"MAP-SAAS ({preset})",
+            name=f"{'additive ' if additive else ''}MAP-SAAS ({preset})",
         )
     from ax_nas_plugins.generation._saas import NasSaasGP
 
@@ -244,10 +253,11 @@ def _preset(name: str, summary: str) -> Callable[..., GenerationStrategy]:
     def factory(**options: Any) -> GenerationStrategy:
         fit = options.get("fit", defaults["fit"])
         given = [k for k in NUTS_OPTIONS if k in options]
-        if fit == "map" and given:
+        if fit != "nuts" and given:
             raise common.PresetError(
                 f"{name}: {', '.join(given)} only apply to fit='nuts' "
-                f"(this strategy fits the SAAS prior by MAP); pass fit='nuts'."
+                f"(this strategy fits the SAAS prior by MAP, fit={fit!r}); "
+                "pass fit='nuts'."
             )
         return _saas(name, **{**defaults, **options})
 
