@@ -578,19 +578,21 @@ def test_saasbo_fast_runs_saas_on_a_mixed_space_and_warm_starts():
 
 
 @pytest.mark.slow
-def test_saasbo_fast_is_stored_and_a_fresh_process_continues_with_it(tmp_path, py):
+@pytest.mark.parametrize(
+    "fit_options",
+    [{**TINY_NUTS, "progress": False}, {"fit": "additive"}],
+    ids=["nuts", "additive"],
+)
+def test_saasbo_fast_is_stored_and_a_fresh_process_continues_with_it(
+    tmp_path, py, fit_options
+):
     from pathlib import Path
 
     from ax_nas_plugins import storage
 
     exp = make_experiment(discrete_space(), objectives=("acc", "size"), name="resume")
     gs = anp.generation_strategy(
-        "saasbo_fast",
-        experiment=exp,
-        num_initial_trials=3,
-        seed=4,
-        progress=False,
-        **TINY_NUTS,
+        "saasbo_fast", experiment=exp, num_initial_trials=3, seed=4, **fit_options
     )
     for _ in range(4):
         step(exp, gs)

@@ -201,31 +201,6 @@ def test_map_fits_run_their_map_saas_model_on_a_nas_space(fit, model):
             assert priors == ["inv_lengthscale_prior"]
 
 
-def test_additive_fit_is_stored_and_a_fresh_process_continues_with_it(tmp_path, py):
-    from test_generation_presets import RESUME, discrete_space, make_experiment, step
-
-    from ax_nas_plugins import storage
-
-    exp = make_experiment(discrete_space(), objectives=("acc", "size"), name="resume")
-    gs = anp.generation_strategy(
-        "saasbo_fast", experiment=exp, num_initial_trials=3, seed=4, fit="additive"
-    )
-    for _ in range(4):
-        step(exp, gs)
-    path = str(tmp_path / "exp.db")
-    storage.save_experiment(exp, path, gs)
-    out = py(RESUME.format(tests=str(Path(__file__).parent), path=path))
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result == {
-        "name": "saasbo_fast",
-        "before": 4,
-        "gen": "anp:saasbo_fast",
-        "unique": True,
-        "fallback": 0,
-    }
-
-
 def test_one_hot_models_drop_the_categorical_list_and_saas_refuses_fidelity():
     import torch
     from botorch.utils.datasets import SupervisedDataset
