@@ -14,7 +14,8 @@ fewer points than a short NUTS run (see ``docs/generation.md``).
 kernel is the sum of four scaled Matern-5/2 kernels, each under the SAAS prior
 with its own global shrinkage from HC(0.1), all fitted together by MAP. Its
 fit costs more (one L-BFGS run over every kernel's lengthscales), and on the
-100-input BraninCurrin it found more of the front after 30 evaluations.
+100-input BraninCurrin it found more of the front after 30 evaluations (level
+with the ensemble at 30 inputs).
 """
 
 from __future__ import annotations

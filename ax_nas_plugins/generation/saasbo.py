@@ -16,8 +16,9 @@ architectures. The SAAS model is fitted in one of two ways:
   (:mod:`._map_saas`); seconds per fit, no MCMC;
 - ``fit="additive"``: BoTorch's additive MAP-SAAS GP, one GP whose kernel is a
   sum of four sparse kernels fitted together by L-BFGS (:mod:`._map_saas`);
-  no MCMC, about three times the MAP ensemble's cost at 100 inputs, and more
-  of the front after 30 evaluations there (``docs/generation.md``).
+  no MCMC, about three times the MAP ensemble's cost; more of the front
+  after 30 evaluations at 100 inputs, level with the ensemble at 30
+  (``docs/generation.md``).
 
 ``saasbo`` defaults to NUTS at BoTorch's settings (512 / 256 / 16, depth 6);
 ``saasbo_fast`` defaults to the MAP fit, which found the active inputs with
