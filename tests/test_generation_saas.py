@@ -201,6 +201,45 @@ def test_map_fits_run_their_map_saas_model_on_a_nas_space(fit, model):
             assert priors == ["inv_lengthscale_prior"]
 
 
+def test_additive_fit_stops_lbfgs_at_its_cap_and_a_callers_maxiter_wins(monkeypatch):
+    import botorch.optim.batched_lbfgs_b as lbfgs
+    import torch
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.test_functions.multi_objective import BraninCurrin
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from ax_nas_plugins.generation._map_saas import NasAdditiveMapSaasGP
+
+    runs = []  # (maxiter passed to L-BFGS, iterations of each outcome's run)
+    real = lbfgs.fmin_l_bfgs_b_batched
+
+    def spy(*args, **kwargs):
+        xs, fs, results = real(*args, **kwargs)
+        runs.append((kwargs.get("maxiter"), [r["nit"] for r in results]))
+        return xs, fs, results
+
+    monkeypatch.setattr(lbfgs, "fmin_l_bfgs_b_batched", spy)
+
+    def fit(cap, **optimizer_kwargs):
+        torch.manual_seed(0)
+        X = torch.rand(20, 10, dtype=torch.double)  # 2 of 10 inputs active
+        model = NasAdditiveMapSaasGP(X, BraninCurrin(negate=True)(X[:, :2]))
+        model.fit_maxiter = cap
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        fit_gpytorch_mll(mll, optimizer_kwargs=optimizer_kwargs or None)
+        assert not mll.training  # fitted: BoTorch leaves a failed fit in train mode
+        return runs[-1]
+
+    assert NasAdditiveMapSaasGP.fit_maxiter == 100
+    maxiter, nits = fit(NasAdditiveMapSaasGP.fit_maxiter)
+    assert maxiter == 100 and max(nits) <= 100
+    # the same data uncapped take more iterations: the cap is what stopped them
+    maxiter, nits = fit(None)
+    assert maxiter is None and max(nits) > 100
+    maxiter, nits = fit(100, options={"maxiter": 7})
+    assert maxiter == 7 and max(nits) <= 7
+
+
 def test_one_hot_models_drop_the_categorical_list_and_saas_refuses_fidelity():
     import torch
     from botorch.utils.datasets import SupervisedDataset
