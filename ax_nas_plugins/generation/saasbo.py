@@ -16,9 +16,9 @@ architectures. The SAAS model is fitted in one of two ways:
   (:mod:`._map_saas`); seconds per fit, no MCMC;
 - ``fit="additive"``: BoTorch's additive MAP-SAAS GP, one GP whose kernel is a
   sum of four sparse kernels fitted together by L-BFGS, capped at 100
-  iterations (:mod:`._map_saas`); no MCMC, within ``saasbo_fast``'s 20 s per
-  suggestion at 100 inputs; more of the front after 30 evaluations at 100
-  inputs than the ensemble (``docs/generation.md``).
+  iterations (:mod:`._map_saas`); no MCMC, about the ensemble's cost per
+  suggestion over 30 evaluations at 100 inputs (more as the points grow) and
+  more of the front there than the ensemble (``docs/generation.md``).
 
 ``saasbo`` defaults to NUTS at BoTorch's settings (512 / 256 / 16, depth 6);
 ``saasbo_fast`` defaults to the MAP fit, which found the active inputs with
