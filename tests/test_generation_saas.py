@@ -240,6 +240,166 @@ def test_additive_fit_stops_lbfgs_at_its_cap_and_a_callers_maxiter_wins(monkeypa
     assert maxiter == 7 and max(nits) <= 7
 
 
+def _continuous_experiment():
+    """Six float inputs, two objectives of the first two (the rest inactive)."""
+    from ax.core.parameter import ParameterType, RangeParameter
+    from ax.core.search_space import SearchSpace
+    from test_generation_presets import make_experiment
+
+    space = SearchSpace(
+        parameters=[
+            RangeParameter(f"x{i}", ParameterType.FLOAT, lower=0.0, upper=1.0)
+            for i in range(6)
+        ]
+    )
+    return make_experiment(space, objectives=("acc", "size"))
+
+
+def _complete_continuous(exp, trial):
+    import pandas as pd
+    from ax.core.data import Data
+
+    p = trial.arm.parameters
+    values = {"acc": 1.0 - (p["x0"] - 0.3) ** 2, "size": p["x0"] + p["x1"] ** 2}
+    rows = [
+        {
+            "trial_index": trial.index,
+            "arm_name": trial.arm.name,
+            "metric_name": m,
+            "metric_signature": m,
+            "mean": values[m],
+            "sem": 0.0,
+        }
+        for m in values
+    ]
+    exp.attach_data(Data(df=pd.DataFrame(rows)))
+    trial.mark_completed()
+
+
+def _acquisition_lbfgs_runs(monkeypatch) -> list[tuple[int, int]]:
+    """(maxiter, most iterations of a restart) of each acquisition L-BFGS run.
+
+    BoTorch's ``gen_candidates_scipy`` calls the batched L-BFGS through its own
+    module's name; the model fit calls it through ``batched_lbfgs_b``'s, so
+    this spy sees the acquisition's runs only.
+    """
+    import botorch.generation.gen as gen
+
+    runs: list[tuple[int, int]] = []
+    real = gen.fmin_l_bfgs_b_batched
+
+    def spy(*args, **kwargs):
+        xs, fs, results = real(*args, **kwargs)
+        runs.append((kwargs.get("maxiter"), max(r["nit"] for r in results)))
+        return xs, fs, results
+
+    monkeypatch.setattr(gen, "fmin_l_bfgs_b_batched", spy)
+    return runs
+
+
+def test_acqf_maxiter_caps_the_acquisitions_lbfgs_and_is_stored(monkeypatch):
+    import torch
+    from test_generation_presets import nodes
+
+    from ax_nas_plugins import storage
+    from ax_nas_plugins.generation._acquisition import CappedLbfgsAcquisition
+
+    runs = _acquisition_lbfgs_runs(monkeypatch)
+
+    def model_step(gs, exp):
+        for i in range(6):  # 5 Sobol points, then one model suggestion
+            if i == 5:  # the acquisition's random starts: the same in both runs
+                torch.manual_seed(0)
+            gr = gs.gen_single_trial(experiment=exp, n=1)
+            trial = exp.new_trial(generator_run=gr)
+            trial.mark_running(no_runner_required=True)
+            _complete_continuous(exp, trial)
+        assert gr._generator_key == "anp:saasbo_fast"
+        return runs[-1]
+
+    options = {"fit": "additive", "num_initial_trials": 5, "seed": 0}
+    exp = _continuous_experiment()
+    uncapped = anp.generation_strategy("saasbo_fast", experiment=exp, **options)
+    maxiter, nit = model_step(uncapped, exp)
+    # BoTorch's default; the same suggestion runs past the cap when uncapped
+    # (5 iterations here)
+    assert maxiter == 2000 and nit > 2
+    spec = nodes(uncapped)[-1].generator_specs[0]
+    assert "acquisition_class" not in spec.generator_kwargs  # Ax's own, untouched
+
+    exp = _continuous_experiment()
+    gs = anp.generation_strategy(
+        "saasbo_fast", experiment=exp, acqf_maxiter=2, **options
+    )
+    maxiter, nit = model_step(gs, exp)
+    assert maxiter == 2 and nit <= 2
+    # a strategy saved and loaded keeps the cap (a resumed run is the same run)
+    bundle = anp.registry_bundle()
+    loaded = storage.from_json(storage.to_json(gs, bundle), bundle)
+    kwargs = nodes(loaded)[-1].generator_specs[0].generator_kwargs
+    assert kwargs["acquisition_class"] is CappedLbfgsAcquisition
+    assert kwargs["acquisition_options"] == {"acqf_maxiter": 2}
+    loaded.experiment = exp
+    before = len(runs)
+    gr = loaded.gen_single_trial(experiment=exp, n=1)
+    assert gr._generator_key == "anp:saasbo_fast"
+    assert len(runs) > before and runs[-1][0] == 2
+
+
+def test_acqf_maxiter_leaves_discrete_and_mixed_optimisers_alone(monkeypatch):
+    import ax.generators.torch.botorch_modular.acquisition as ax_acquisition
+    from test_generation_presets import make_experiment, nas_space, step
+
+    calls = []  # (optimizer Ax picked, the options it was handed)
+    real = ax_acquisition.optimizer_argparse
+
+    def spy(acqf, optimizer_options=None, optimizer="optimize_acqf"):
+        calls.append((optimizer, optimizer_options))
+        return real(acqf, optimizer_options=optimizer_options, optimizer=optimizer)
+
+    monkeypatch.setattr(ax_acquisition, "optimizer_argparse", spy)
+    exp = make_experiment(nas_space(), objectives=("acc", "size"))
+    gs = anp.generation_strategy(
+        "saasbo_fast",
+        experiment=exp,
+        fit="additive",
+        acqf_maxiter=3,
+        num_initial_trials=4,
+        seed=0,
+    )
+    for _ in range(5):
+        _, gr = step(exp, gs)
+    assert gr._generator_key == "anp:saasbo_fast"
+    assert calls, "the acquisition was never optimised"
+    for optimizer, options in calls:
+        assert optimizer != "optimize_acqf"  # a mixed space
+        assert "maxiter" not in ((options or {}).get("options") or {})
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "50", True])
+def test_acqf_maxiter_must_be_a_positive_integer_or_none(bad):
+    from ax_nas_plugins.generation._common import PresetError
+
+    with pytest.raises(PresetError) as err:
+        anp.generation_strategy("saasbo_fast", acqf_maxiter=bad)
+    assert "acqf_maxiter must be a positive integer or None" in str(err.value)
+    assert repr(bad) in str(err.value)
+
+
+def test_a_callers_acquisition_maxiter_wins_over_the_cap():
+    from ax_nas_plugins.generation._acquisition import _with_maxiter
+
+    assert _with_maxiter("optimize_acqf", None, 50) == {"options": {"maxiter": 50}}
+    given = {"num_restarts": 4, "options": {"maxiter": 7, "batch_limit": 2}}
+    assert _with_maxiter("optimize_acqf", given, 50) == given
+    assert given == {"num_restarts": 4, "options": {"maxiter": 7, "batch_limit": 2}}
+    assert _with_maxiter("optimize_acqf", {"options": {"batch_limit": 2}}, 50) == {
+        "options": {"maxiter": 50, "batch_limit": 2}
+    }
+    for other in ("optimize_acqf_mixed_alternating", "optimize_acqf_discrete"):
+        assert _with_maxiter(other, given, 50) is given
+
+
 def test_one_hot_models_drop_the_categorical_list_and_saas_refuses_fidelity():
     import torch
     from botorch.utils.datasets import SupervisedDataset

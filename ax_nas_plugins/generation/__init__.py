@@ -23,6 +23,7 @@ def register_storage_classes() -> None:
     strategy saved in one process decodes in another.
     """
     from ax_nas_plugins.generation import (
+        _acquisition,
         _known,
         _log_costs,
         _map_saas,
@@ -35,6 +36,7 @@ def register_storage_classes() -> None:
     _onehot.register_for_storage()
     _saas.register_for_storage()
     _map_saas.register_for_storage()
+    _acquisition.register_for_storage()
 
 
 def enforce_rules(strategy: GenerationStrategy) -> GenerationStrategy:

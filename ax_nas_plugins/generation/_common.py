@@ -323,13 +323,16 @@ def bo_step(
     device: Any,
     log_config: dict[str, Any] | None = None,
     metric_model_configs: dict[str, list[Any]] | None = None,
+    acqf_maxiter: int | None = None,
 ) -> GenerationNode:
     """The modular-BoTorch step that runs until the experiment ends.
 
     ``log_config``: the ``LogCostY`` config from :func:`log_objectives_config`
     (None: no log transform). ``metric_model_configs``: Ax's
     ``metric_to_model_configs`` (a model of its own for some metrics, e.g.
-    :func:`ax_nas_plugins.generation._known.model_configs`).
+    :func:`ax_nas_plugins.generation._known.model_configs`). ``acqf_maxiter``:
+    cap on the acquisition's L-BFGS iterations per restart over continuous
+    spaces (:mod:`._acquisition`); None leaves Ax's ``Acquisition`` as it is.
     """
     from ax.adapter.registry import Generators
     from ax.generation_strategy.generation_node import GenerationStep
@@ -347,6 +350,14 @@ def bo_step(
         kwargs["transform_configs"] = {"LogCostY": log_config}
     if acqf_class is not None:
         kwargs["botorch_acqf_class"] = acqf_class
+    if acqf_maxiter is not None:
+        from ax_nas_plugins.generation._acquisition import (
+            MAXITER_OPTION,
+            CappedLbfgsAcquisition,
+        )
+
+        kwargs["acquisition_class"] = CappedLbfgsAcquisition
+        kwargs["acquisition_options"] = {MAXITER_OPTION: acqf_maxiter}
     return GenerationStep(
         generator=Generators.BOTORCH_MODULAR,
         num_trials=-1,

@@ -120,6 +120,7 @@ def _saas(
     blas_threads: int | None = 1,
     device: str | None = None,
     log_objectives: str | Sequence[str] | None = None,
+    acqf_maxiter: int | None = None,
 ) -> GenerationStrategy:
     """Sobol, then a SAAS GP per outcome, fitted by NUTS or MAP (module rule).
 
@@ -153,6 +154,11 @@ def _saas(
         log_objectives: ``None`` (default: no log transform), ``"auto"`` (model
             each minimised, all-positive objective of a multi-objective search
             as ``log(value)``; see ``gp_moo``) or a list of metric names.
+        acqf_maxiter: Stop each restart of the acquisition's L-BFGS after
+            this many iterations when the search space is continuous
+            (``None``: BoTorch's 2000; discrete and mixed spaces are never
+            changed; see :mod:`ax_nas_plugins.generation._acquisition`). At
+            100 inputs most of a suggestion's time is this optimisation.
     """
     if fit not in FITS:
         raise common.PresetError(
@@ -185,6 +191,7 @@ def _saas(
             f"({num_samples}); no posterior sample would be kept."
         )
     common.check_positive_int(preset, "blas_threads", blas_threads, allow_none=True)
+    common.check_positive_int(preset, "acqf_maxiter", acqf_maxiter, allow_none=True)
     if jax_cache_dir is not None and not isinstance(jax_cache_dir, str):
         raise common.PresetError(
             f"{preset}: jax_cache_dir must be a folder path or None, "
@@ -209,7 +216,15 @@ def _saas(
     )
     nodes = [
         common.sobol_step(num_initial_trials, seed, max_parallelism),
-        common.bo_step(preset, model_config, acqf, max_parallelism, dev, log_config),
+        common.bo_step(
+            preset,
+            model_config,
+            acqf,
+            max_parallelism,
+            dev,
+            log_config,
+            acqf_maxiter=acqf_maxiter,
+        ),
     ]
     return common.make_strategy(preset, nodes)
 
