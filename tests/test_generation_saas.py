@@ -256,24 +256,12 @@ def _continuous_experiment():
 
 
 def _complete_continuous(exp, trial):
-    import pandas as pd
-    from ax.core.data import Data
+    """Complete ``trial`` with two objectives of x0 and x1 only."""
+    from test_generation_presets import complete
 
     p = trial.arm.parameters
     values = {"acc": 1.0 - (p["x0"] - 0.3) ** 2, "size": p["x0"] + p["x1"] ** 2}
-    rows = [
-        {
-            "trial_index": trial.index,
-            "arm_name": trial.arm.name,
-            "metric_name": m,
-            "metric_signature": m,
-            "mean": values[m],
-            "sem": 0.0,
-        }
-        for m in values
-    ]
-    exp.attach_data(Data(df=pd.DataFrame(rows)))
-    trial.mark_completed()
+    complete(exp, trial, values)
 
 
 def _acquisition_lbfgs_runs(monkeypatch) -> list[tuple[int, int]]:
