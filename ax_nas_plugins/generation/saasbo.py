@@ -20,6 +20,11 @@ architectures. The SAAS model is fitted in one of two ways:
   suggestion over 30 evaluations at 100 inputs (more as the points grow) and
   more of the front there than the ensemble (``docs/generation.md``).
 
+``acqf_maxiter`` (off by default) stops each restart of the acquisition's
+L-BFGS after that many iterations on continuous spaces
+(:mod:`._acquisition`): at 100 inputs that optimisation, not the fit, is most
+of a suggestion's time.
+
 ``saasbo`` defaults to NUTS at BoTorch's settings (512 / 256 / 16, depth 6);
 ``saasbo_fast`` defaults to the MAP fit, which found the active inputs with
 fewer points than a short NUTS run at a fraction of its cost (measured in
