@@ -8,10 +8,11 @@ after ``options["acqf_maxiter"]`` iterations instead of BoTorch's 2000. A
 discrete and mixed optimisers (NAS cells, one-hot blocks) are left exactly as
 Ax sets them, since their iteration options mean other things.
 
-Why: in a saasbo suggestion on the 100-input BraninCurrin, the acquisition's
-L-BFGS is most of the time, not the fit: with 50 points one suggestion took
-105 CPU s, of which 101 in ``optimize_acqf`` and 3.6 in the fit; capped at 50
-iterations, 16 CPU s (``docs/generation.md``).
+Why: in a ``saasbo_fast(fit="additive")`` suggestion on the 100-input
+BraninCurrin, the acquisition's L-BFGS was most of the time, not the fit:
+with 50 points one suggestion took 105 CPU s, of which 101 in
+``optimize_acqf`` and 3.6 in the fit; capped at 50 iterations, 16 CPU s
+(``docs/generation.md``).
 """
 
 from __future__ import annotations

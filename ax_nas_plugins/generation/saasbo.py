@@ -22,8 +22,9 @@ architectures. The SAAS model is fitted in one of two ways:
 
 ``acqf_maxiter`` (off by default) stops each restart of the acquisition's
 L-BFGS after that many iterations on continuous spaces
-(:mod:`._acquisition`): at 100 inputs that optimisation, not the fit, is most
-of a suggestion's time.
+(:mod:`._acquisition`): with the additive fit at 100 inputs that
+optimisation, not the fit, was most of a suggestion's time (measured at 35
+and 50 points, ``docs/generation.md``).
 
 ``saasbo`` defaults to NUTS at BoTorch's settings (512 / 256 / 16, depth 6);
 ``saasbo_fast`` defaults to the MAP fit, which found the active inputs with
@@ -162,8 +163,8 @@ def _saas(
         acqf_maxiter: Stop each restart of the acquisition's L-BFGS after
             this many iterations when the search space is continuous
             (``None``: BoTorch's 2000; discrete and mixed spaces are never
-            changed; see :mod:`ax_nas_plugins.generation._acquisition`). At
-            100 inputs most of a suggestion's time is this optimisation.
+            changed; see :mod:`ax_nas_plugins.generation._acquisition`). With
+            the additive fit at 100 inputs it was most of a suggestion's time.
     """
     if fit not in FITS:
         raise common.PresetError(
