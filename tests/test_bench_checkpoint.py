@@ -130,5 +130,5 @@ def test_saas_methods_build_with_their_own_fit(nb, method: str) -> None:
     """
     row = nb.run_one("branincurrin", "cifar10", method, 0, 2, 20, None)
     assert row["generators"] == ["Sobol"] and row["budget"] == 2
-    assert nb._default_fit("saasbo_fast") == "map"
+    assert nb._default_fit("saasbo_fast") == "additive"
     assert nb._default_fit("saasbo") == "nuts"

@@ -45,7 +45,7 @@ TESTS_DIR = str(Path(__file__).parent)
 
 
 def test_map_saas_and_auto_run_without_jax_and_numpyro(py):
-    """saasbo_fast (MAP) and auto's SAAS choice fit real models, extra hidden."""
+    """saasbo_fast (a MAP fit) and auto's SAAS choice fit real models, extra hidden."""
     code = (
         HIDE.format(name="jax")
         + HIDE.format(name="numpyro")
@@ -106,12 +106,22 @@ def test_both_presets_are_one_factory_with_their_own_defaults():
         if defaults["fit"] == "nuts":
             for key in ("warmup_steps", "num_samples", "thinning", "max_tree_depth"):
                 assert config.mll_options[key] == defaults[key]
+        cap = spec.generator_kwargs.get("acquisition_options")
+        assert cap == (None if name == "saasbo" else {"acqf_maxiter": 100})
+    # saasbo_fast: the additive MAP fit and the acquisition's L-BFGS capped at
+    # 100 (docs/generation.md); saasbo: full NUTS, BoTorch's optimiser as is
+    assert (module.DEFAULTS["saasbo_fast"]["fit"], fast.parameters["fit"].default) == (
+        "additive",
+        "additive",
+    )
+    assert fast.parameters["acqf_maxiter"].default == 100
+    assert full.parameters["acqf_maxiter"].default is None
     with pytest.raises(anp.PluginOptionError, match="jit_compile"):
         anp.generation_strategy("saasbo", jit_compile=True)
     with pytest.raises(ValueError, match="fit must be one of 'nuts', 'map', 'add"):
         anp.generation_strategy("saasbo_fast", fit="laplace")
     with pytest.raises(ValueError, match="warmup_steps only apply to fit='nuts'"):
-        anp.generation_strategy("saasbo_fast", warmup_steps=64)  # default fit: map
+        anp.generation_strategy("saasbo_fast", warmup_steps=64)  # default: additive
     with pytest.raises(ValueError, match=r"thinning only apply.*fit='additive'"):
         anp.generation_strategy("saasbo", fit="additive", thinning=4)
     anp.generation_strategy("saasbo_fast", fit="nuts", warmup_steps=64)
@@ -171,13 +181,13 @@ def test_padded_likelihood_equals_botorchs_on_the_real_rows(n, known_noise):
 
 
 @pytest.mark.parametrize(
-    "fit,model", [(None, "NasMapSaasGP"), ("additive", "NasAdditiveMapSaasGP")]
+    "fit,model", [(None, "NasAdditiveMapSaasGP"), ("map", "NasMapSaasGP")]
 )
 def test_map_fits_run_their_map_saas_model_on_a_nas_space(fit, model):
     from test_generation_presets import key, make_experiment, nas_space, step
 
     exp = make_experiment(nas_space(), objectives=("acc", "size"))
-    options = {} if fit is None else {"fit": fit}  # MAP: saasbo_fast's default
+    options = {} if fit is None else {"fit": fit}  # None: the default, additive
     gs = anp.generation_strategy(
         "saasbo_fast", experiment=exp, num_initial_trials=4, seed=0, **options
     )
@@ -193,7 +203,7 @@ def test_map_fits_run_their_map_saas_model_on_a_nas_space(fit, model):
     models = getattr(fitted, "models", [fitted])
     assert all(type(m).__name__ == model for m in models)
     assert all(type(m.input_transform).__name__ == "CategoricalOneHot" for m in models)
-    if fit == "additive":  # one GP per outcome: a sum of four SAAS kernels
+    if model == "NasAdditiveMapSaasGP":  # one GP per outcome: four SAAS kernels
         kernels = models[0].covar_module.kernels
         assert len(kernels) == 4
         for k in kernels:
@@ -307,7 +317,9 @@ def test_acqf_maxiter_caps_the_acquisitions_lbfgs_and_is_stored(monkeypatch):
 
     options = {"fit": "additive", "num_initial_trials": 5, "seed": 0}
     exp = _continuous_experiment()
-    uncapped = anp.generation_strategy("saasbo_fast", experiment=exp, **options)
+    uncapped = anp.generation_strategy(  # saasbo_fast's own cap (100) taken off
+        "saasbo_fast", experiment=exp, acqf_maxiter=None, **options
+    )
     maxiter, nit = model_step(uncapped, exp)
     # BoTorch's default; the same suggestion runs past the cap when uncapped
     # (5 iterations here)
@@ -510,4 +522,4 @@ def test_blas_threads_reaches_the_fit_none_included_and_bad_values_are_named():
         with pytest.raises(ValueError, match="blas_threads must be a positive"):
             anp.generation_strategy("saasbo", blas_threads=bad)
     with pytest.raises(ValueError, match="blas_threads only apply to fit='nuts'"):
-        anp.generation_strategy("saasbo_fast", blas_threads=2)  # default fit: map
+        anp.generation_strategy("saasbo_fast", blas_threads=2)  # default: additive

@@ -76,7 +76,7 @@ def _model(d: int, budget: int | None, known: bool = False) -> tuple[str, str]:
     if known:
         return "gp_moo", "known_metrics given (gp_moo is the preset that uses them)"
     if d >= SAAS_MIN_DIMS and (budget is None or budget <= SAAS_MAX_BUDGET):
-        # saasbo_fast fits by MAP (plain BoTorch): no extra is needed
+        # saasbo_fast fits by MAP (additive; plain BoTorch): no extra is needed
         return "saasbo_fast", (
             f"{d} tunable parameters (>= {SAAS_MIN_DIMS}) and budget "
             f"{budget if budget is not None else 'unknown'} "

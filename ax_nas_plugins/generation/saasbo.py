@@ -16,26 +16,28 @@ architectures. The SAAS model is fitted in one of two ways:
   (:mod:`._map_saas`); seconds per fit, no MCMC;
 - ``fit="additive"``: BoTorch's additive MAP-SAAS GP, one GP whose kernel is a
   sum of four sparse kernels fitted together by L-BFGS, capped at 100
-  iterations (:mod:`._map_saas`); no MCMC, about the ensemble's cost per
-  suggestion over 30 evaluations at 100 inputs (more as the points grow) and
-  more of the front there than the ensemble (``docs/generation.md``).
+  iterations (:mod:`._map_saas`); no MCMC.
 
-``acqf_maxiter`` (off by default) stops each restart of the acquisition's
-L-BFGS after that many iterations on continuous spaces
-(:mod:`._acquisition`): with the additive fit at 100 inputs that
-optimisation, not the fit, was most of a suggestion's time (measured at 35
-and 50 points, ``docs/generation.md``).
+``acqf_maxiter`` stops each restart of the acquisition's L-BFGS after that
+many iterations on continuous spaces (:mod:`._acquisition`; discrete and
+mixed spaces are left as Ax sets them): with the additive fit at 100 inputs
+that optimisation, not the fit, was most of a suggestion's time (measured at
+35 and 50 points, ``docs/generation.md``).
 
-``saasbo`` defaults to NUTS at BoTorch's settings (512 / 256 / 16, depth 6);
-``saasbo_fast`` defaults to the MAP fit, which found the active inputs with
-fewer points than a short NUTS run at a fraction of its cost (measured in
-``docs/generation.md``); with ``fit="nuts"`` it runs a short NUTS (128 / 64 /
+``saasbo`` defaults to NUTS at BoTorch's settings (512 / 256 / 16, depth 6)
+and BoTorch's acquisition optimiser as is. ``saasbo_fast`` defaults to the
+additive fit with ``acqf_maxiter=100``: on BraninCurrin in 100 inputs it
+found more of the front than the MAP ensemble (``fit="map"``, its default
+before) after 30 and 50 evaluations at about the same cost per suggestion, and was
+level with it at 30 inputs and on NAS-Bench-201 (measured in
+``docs/generation.md``). With ``fit="nuts"`` it runs a short NUTS (128 / 64 /
 8, depth 5, warm starts). NUTS options given with another fit are refused.
-Both names are entry points and the names stored strategies carry.
+Both names are entry points and the names stored strategies carry; a stored
+strategy keeps the model and options it was stored with.
 
 Only the NUTS fit needs JAX and NumPyro (``pip install
-'ax-nas-plugins[saasbo]'``); the MAP fit is plain BoTorch. So ``saasbo_fast``
-(MAP by default) works on a plain install, while building a strategy with
+'ax-nas-plugins[saasbo]'``); the MAP fits are plain BoTorch. So ``saasbo_fast``
+(a MAP fit by default) works on a plain install, while building a strategy with
 ``fit="nuts"`` without the extra raises :class:`MissingExtraError` with the
 hint, never degrading to Sobol or to another model. The ``saasbo`` entry point
 (NUTS by default) is :mod:`.saasbo_nuts`, which needs the extra to import, so
@@ -94,14 +96,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "thinning": 16,
         "max_tree_depth": 6,
         "warm_start": False,
+        "acqf_maxiter": None,
     },
     "saasbo_fast": {
-        "fit": "map",
+        "fit": "additive",
         "warmup_steps": 128,
         "num_samples": 64,
         "thinning": 8,
         "max_tree_depth": 5,
         "warm_start": True,
+        "acqf_maxiter": 100,
     },
 }
 
@@ -165,6 +169,7 @@ def _saas(
             (``None``: BoTorch's 2000; discrete and mixed spaces are never
             changed; see :mod:`ax_nas_plugins.generation._acquisition`). With
             the additive fit at 100 inputs it was most of a suggestion's time.
+            Defaults: ``saasbo_fast`` 100, ``saasbo`` ``None``.
     """
     if fit not in FITS:
         raise common.PresetError(
