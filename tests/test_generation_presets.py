@@ -582,8 +582,8 @@ def test_saasbo_fast_runs_saas_on_a_mixed_space_and_warm_starts():
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "fit_options",
-    [{**TINY_NUTS, "progress": False}, {"fit": "additive"}],
-    ids=["nuts", "additive"],
+    [{**TINY_NUTS, "progress": False}, {}, {"fit": "map"}],
+    ids=["nuts", "default-additive", "map"],
 )
 def test_saasbo_fast_is_stored_and_a_fresh_process_continues_with_it(
     tmp_path, py, fit_options
