@@ -61,6 +61,7 @@ PRESETS = (
     "saasbo_additive",
     "saasbo_additive_acq50",
     "saasbo_additive_acq100",
+    "saasbo_additive_acq100_r10",
     "gp_moo_init16",
     "gp_moo_logcost",
     "gp_moo_parego",
@@ -394,15 +395,33 @@ def _ax_problem(
     )
 
 
+#: Ax's acquisition optimiser as is (the SAAS presets' ``acqf_*`` options off).
+_UNCAPPED: dict[str, Any] = {"acqf_maxiter": None, "acqf_restarts": None}
 #: Benchmark method -> (preset, options): variants of a preset under their own name.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "gp_moo_onehot": ("gp_moo", {"categorical_encoding": "onehot"}),
-    "saasbo_nuts_fast": ("saasbo_fast", {"fit": "nuts"}),
-    "saasbo_map": ("saasbo_fast", {"fit": "map"}),
-    "saasbo_map_init16": ("saasbo_fast", {"fit": "map", "num_initial_trials": 16}),
-    "saasbo_additive": ("saasbo_fast", {"fit": "additive"}),
-    "saasbo_additive_acq50": ("saasbo_fast", {"fit": "additive", "acqf_maxiter": 50}),
-    "saasbo_additive_acq100": ("saasbo_fast", {"fit": "additive", "acqf_maxiter": 100}),
+    # every saasbo_fast variant pins the options its logged rows were run with,
+    # so that a later change of the preset's defaults does not change what a
+    # variant name means (rows also record the options, see _preset_options)
+    "saasbo_nuts_fast": ("saasbo_fast", {"fit": "nuts", **_UNCAPPED}),
+    "saasbo_map": ("saasbo_fast", {"fit": "map", **_UNCAPPED}),
+    "saasbo_map_init16": (
+        "saasbo_fast",
+        {"fit": "map", "num_initial_trials": 16, **_UNCAPPED},
+    ),
+    "saasbo_additive": ("saasbo_fast", {"fit": "additive", **_UNCAPPED}),
+    "saasbo_additive_acq50": (
+        "saasbo_fast",
+        {"fit": "additive", **_UNCAPPED, "acqf_maxiter": 50},
+    ),
+    "saasbo_additive_acq100": (
+        "saasbo_fast",
+        {"fit": "additive", **_UNCAPPED, "acqf_maxiter": 100},
+    ),
+    "saasbo_additive_acq100_r10": (
+        "saasbo_fast",
+        {"fit": "additive", "acqf_maxiter": 100, "acqf_restarts": 10},
+    ),
     "gp_moo_init16": ("gp_moo", {"num_initial_trials": 16}),
     "gp_moo_logcost": ("gp_moo", {"log_objectives": "auto"}),
     "gp_moo_parego": ("gp_moo", {"acquisition": "qLogNParEGO"}),
@@ -436,6 +455,20 @@ REF_THRESHOLD_VARIANTS = frozenset({"gp_moo_refpoint"})
 #: Variants whose experiment declares the operations ordered by cost.
 ORDERED_OPS_VARIANTS = frozenset({"gp_moo_ordered"})
 JAX_CACHE = os.environ.get("AX_NAS_JAX_CACHE", "~/.cache/ax_nas_plugins/jax")
+
+
+def _preset_options(method: str) -> dict[str, Any]:
+    """The preset and the options a benchmark method builds it with, defaults included.
+
+    Logged with every preset row, so that rows run under a preset's earlier
+    defaults can be told apart from new ones (``--summarise`` warns when one
+    method's rows differ). Only options of the SAAS presets have defaults that
+    changed; for the others the variant's own options are recorded.
+    """
+    from ax_nas_plugins.generation.saasbo import DEFAULTS
+
+    name, extra = VARIANTS.get(method, (method, {}))
+    return {"preset": name, "options": {**DEFAULTS.get(name, {}), **extra}}
 
 
 def _default_fit(preset: str) -> str:
@@ -744,6 +777,7 @@ def run_one(
         # a resumed run: wall_seconds covers only the evaluations after this
         **({"resumed_from": out["resumed_from"]} if out.get("resumed_from") else {}),
         **({"checkpointed": True} if checkpoint is not None else {}),
+        **({"preset_options": _preset_options(method)} if method in PRESETS else {}),
     }
 
 
@@ -816,6 +850,7 @@ def summarise(
         "| --- " * (10 + len(at)) + "|",
     ]
     for (prob, method, _budget), rs in sorted(groups.items()):
+        _warn_if_options_differ(prob, method, rs)
         # pooled budgets: the HV after the smallest budget, which every run reached
         n0 = min(r["budget"] for r in rs)
         hv = np.array(
@@ -857,6 +892,24 @@ def summarise(
     )
     out_md.write_text(header + "\n".join(lines) + "\n")
     return out_md.read_text()
+
+
+def _warn_if_options_differ(
+    problem: str, method: str, rows: list[dict[str, Any]]
+) -> None:
+    """Warn (stderr) when one method's pooled rows record different preset options.
+
+    Rows logged before options were recorded count as one more kind ("not
+    recorded") only when recorded rows exist too.
+    """
+    kinds = {json.dumps(r.get("preset_options"), sort_keys=True) for r in rows}
+    if len(kinds) > 1:
+        print(
+            f"warning: {problem} {method}: its rows were run with different "
+            f"preset options ({len(kinds)} kinds, 'null' = not recorded); "
+            "log runs of other options under another method name",
+            file=sys.stderr,
+        )
 
 
 def _budgets(rows: list[dict[str, Any]]) -> str:

@@ -74,6 +74,40 @@ def test_summary_states_the_given_conditions(nb, tmp_path: Path) -> None:
     assert "| branincurrin" in text and "HV after 2" in text
 
 
+def test_rows_record_their_preset_options_and_mixed_ones_are_flagged(
+    nb, tmp_path: Path, capsys
+) -> None:
+    """A row says what its method meant when it ran; pooling others warns.
+
+    ``saasbo_fast`` changed defaults twice within 0.2.0, and ``--summarise``
+    pools rows by method name, so a row carries the preset and its options,
+    defaults included, and mixed rows of one method are flagged.
+    """
+    row = nb.run_one("branincurrin", "cifar10", "saasbo_fast", 0, 2, 20, None)
+    assert row["preset_options"]["preset"] == "saasbo_fast"
+    options = row["preset_options"]["options"]
+    assert (options["fit"], options["acqf_maxiter"], options["acqf_restarts"]) == (
+        "additive",
+        100,
+        10,
+    )
+    # a variant named after earlier runs keeps meaning those runs' options
+    pinned = nb._preset_options("saasbo_additive_acq100")["options"]
+    assert (pinned["acqf_maxiter"], pinned["acqf_restarts"]) == (100, None)
+    assert nb._preset_options("saasbo_map")["options"]["acqf_maxiter"] is None
+    assert nb._preset_options("gp_moo") == {"preset": "gp_moo", "options": {}}
+    log = tmp_path / "runs.jsonl"
+    old = {**row, "seed": 1}
+    del old["preset_options"]  # a row logged before options were recorded
+    log.write_text(json.dumps(row) + "\n")
+    nb.summarise(log, tmp_path / "one.md")
+    assert "warning" not in capsys.readouterr().err
+    log.write_text(json.dumps(row) + "\n" + json.dumps(old) + "\n")
+    nb.summarise(log, tmp_path / "two.md")
+    err = capsys.readouterr().err
+    assert "warning: branincurrin saasbo_fast" in err and "2 kinds" in err
+
+
 def test_ordered_variant_declares_operations_ordered_by_cost(nb) -> None:
     """Only ``gp_moo_ordered`` changes the search space, and only its order."""
     assert set(nb.ORDERED_OPS_VARIANTS) == {"gp_moo_ordered"}

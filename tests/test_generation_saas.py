@@ -107,15 +107,20 @@ def test_both_presets_are_one_factory_with_their_own_defaults():
             for key in ("warmup_steps", "num_samples", "thinning", "max_tree_depth"):
                 assert config.mll_options[key] == defaults[key]
         cap = spec.generator_kwargs.get("acquisition_options")
-        assert cap == (None if name == "saasbo" else {"acqf_maxiter": 100})
+        assert cap == (
+            None if name == "saasbo" else {"acqf_maxiter": 100, "acqf_restarts": 10}
+        )
     # saasbo_fast: the additive MAP fit and the acquisition's L-BFGS capped at
-    # 100 (docs/generation.md); saasbo: full NUTS, BoTorch's optimiser as is
+    # 100 iterations and 10 restarts (docs/generation.md); saasbo: full NUTS,
+    # BoTorch's optimiser as is
     assert (module.DEFAULTS["saasbo_fast"]["fit"], fast.parameters["fit"].default) == (
         "additive",
         "additive",
     )
     assert fast.parameters["acqf_maxiter"].default == 100
     assert full.parameters["acqf_maxiter"].default is None
+    assert fast.parameters["acqf_restarts"].default == 10
+    assert full.parameters["acqf_restarts"].default is None
     with pytest.raises(anp.PluginOptionError, match="jit_compile"):
         anp.generation_strategy("saasbo", jit_compile=True)
     with pytest.raises(ValueError, match="fit must be one of 'nuts', 'map', 'add"):
@@ -274,8 +279,8 @@ def _complete_continuous(exp, trial):
     complete(exp, trial, values)
 
 
-def _acquisition_lbfgs_runs(monkeypatch) -> list[tuple[int, int]]:
-    """(maxiter, most iterations of a restart) of each acquisition L-BFGS run.
+def _acquisition_lbfgs_runs(monkeypatch) -> list[tuple[int, int, int]]:
+    """(maxiter, most iterations of a restart, restarts) of each acquisition run.
 
     BoTorch's ``gen_candidates_scipy`` calls the batched L-BFGS through its own
     module's name; the model fit calls it through ``batched_lbfgs_b``'s, so
@@ -288,7 +293,9 @@ def _acquisition_lbfgs_runs(monkeypatch) -> list[tuple[int, int]]:
 
     def spy(*args, **kwargs):
         xs, fs, results = real(*args, **kwargs)
-        runs.append((kwargs.get("maxiter"), max(r["nit"] for r in results)))
+        runs.append(
+            (kwargs.get("maxiter"), max(r["nit"] for r in results), len(results))
+        )
         return xs, fs, results
 
     monkeypatch.setattr(gen, "fmin_l_bfgs_b_batched", spy)
@@ -317,33 +324,33 @@ def test_acqf_maxiter_caps_the_acquisitions_lbfgs_and_is_stored(monkeypatch):
 
     options = {"fit": "additive", "num_initial_trials": 5, "seed": 0}
     exp = _continuous_experiment()
-    uncapped = anp.generation_strategy(  # saasbo_fast's own cap (100) taken off
-        "saasbo_fast", experiment=exp, acqf_maxiter=None, **options
+    uncapped = anp.generation_strategy(  # saasbo_fast's own cap and restarts off
+        "saasbo_fast", experiment=exp, acqf_maxiter=None, acqf_restarts=None, **options
     )
-    maxiter, nit = model_step(uncapped, exp)
+    maxiter, nit, restarts = model_step(uncapped, exp)
     # BoTorch's default; the same suggestion runs past the cap when uncapped
-    # (5 iterations here)
-    assert maxiter == 2000 and nit > 2
+    # (5 iterations here), from Ax's 20 restarts
+    assert maxiter == 2000 and nit > 2 and restarts == 20
     spec = nodes(uncapped)[-1].generator_specs[0]
     assert "acquisition_class" not in spec.generator_kwargs  # Ax's own, untouched
 
     exp = _continuous_experiment()
     gs = anp.generation_strategy(
-        "saasbo_fast", experiment=exp, acqf_maxiter=2, **options
+        "saasbo_fast", experiment=exp, acqf_maxiter=2, acqf_restarts=3, **options
     )
-    maxiter, nit = model_step(gs, exp)
-    assert maxiter == 2 and nit <= 2
+    maxiter, nit, restarts = model_step(gs, exp)
+    assert maxiter == 2 and nit <= 2 and restarts == 3
     # a strategy saved and loaded keeps the cap (a resumed run is the same run)
     bundle = anp.registry_bundle()
     loaded = storage.from_json(storage.to_json(gs, bundle), bundle)
     kwargs = nodes(loaded)[-1].generator_specs[0].generator_kwargs
     assert kwargs["acquisition_class"] is CappedLbfgsAcquisition
-    assert kwargs["acquisition_options"] == {"acqf_maxiter": 2}
+    assert kwargs["acquisition_options"] == {"acqf_maxiter": 2, "acqf_restarts": 3}
     loaded.experiment = exp
     before = len(runs)
     gr = loaded.gen_single_trial(experiment=exp, n=1)
     assert gr._generator_key == "anp:saasbo_fast"
-    assert len(runs) > before and runs[-1][0] == 2
+    assert len(runs) > before and runs[-1][0] == 2 and runs[-1][2] == 3
 
 
 def test_acqf_maxiter_leaves_discrete_and_mixed_optimisers_alone(monkeypatch):
@@ -364,6 +371,7 @@ def test_acqf_maxiter_leaves_discrete_and_mixed_optimisers_alone(monkeypatch):
         experiment=exp,
         fit="additive",
         acqf_maxiter=3,
+        acqf_restarts=2,
         num_initial_trials=4,
         seed=0,
     )
@@ -374,15 +382,17 @@ def test_acqf_maxiter_leaves_discrete_and_mixed_optimisers_alone(monkeypatch):
     for optimizer, options in calls:
         assert optimizer != "optimize_acqf"  # a mixed space
         assert "maxiter" not in ((options or {}).get("options") or {})
+        assert "num_restarts" not in (options or {})
 
 
+@pytest.mark.parametrize("option", ["acqf_maxiter", "acqf_restarts"])
 @pytest.mark.parametrize("bad", [0, -5, 2.5, "50", True])
-def test_acqf_maxiter_must_be_a_positive_integer_or_none(bad):
+def test_acqf_maxiter_and_restarts_must_be_positive_integers_or_none(option, bad):
     from ax_nas_plugins.generation._common import PresetError
 
     with pytest.raises(PresetError) as err:
-        anp.generation_strategy("saasbo_fast", acqf_maxiter=bad)
-    assert "acqf_maxiter must be a positive integer or None" in str(err.value)
+        anp.generation_strategy("saasbo_fast", **{option: bad})
+    assert f"{option} must be a positive integer or None" in str(err.value)
     assert repr(bad) in str(err.value)
 
 
@@ -398,6 +408,20 @@ def test_a_callers_acquisition_maxiter_wins_over_the_cap():
     }
     for other in ("optimize_acqf_mixed_alternating", "optimize_acqf_discrete"):
         assert _with_maxiter(other, given, 50) is given
+        assert _with_maxiter(other, given, None, 10) is given
+
+
+def test_acqf_restarts_sets_num_restarts_unless_the_caller_did():
+    from ax_nas_plugins.generation._acquisition import _with_maxiter
+
+    assert _with_maxiter("optimize_acqf", None, None, 10) == {"num_restarts": 10}
+    assert _with_maxiter("optimize_acqf", None, 50, 10) == {
+        "options": {"maxiter": 50},
+        "num_restarts": 10,
+    }
+    given = {"num_restarts": 4, "raw_samples": 64}
+    assert _with_maxiter("optimize_acqf", given, None, 10) == given
+    assert given == {"num_restarts": 4, "raw_samples": 64}  # not changed in place
 
 
 def test_one_hot_models_drop_the_categorical_list_and_saas_refuses_fidelity():

@@ -3,8 +3,10 @@
 The rule: :class:`CappedLbfgsAcquisition` is Ax's ``Acquisition`` except that,
 when Ax optimises the acquisition function with BoTorch's ``optimize_acqf``
 (a search space without discrete parameters), each restart's L-BFGS run stops
-after ``options["acqf_maxiter"]`` iterations instead of BoTorch's 2000. A
-``maxiter`` the caller passes in ``optimizer_options["options"]`` wins; the
+after ``options["acqf_maxiter"]`` iterations instead of BoTorch's 2000, and
+``options["acqf_restarts"]``, when given, is the number of restarts instead of
+Ax's 20 (the raw samples they are picked from stay Ax's 1024). A ``maxiter``
+or ``num_restarts`` the caller passes in ``optimizer_options`` wins; the
 discrete and mixed optimisers (NAS cells, one-hot blocks) are left exactly as
 Ax sets them, since their iteration options mean other things.
 
@@ -23,10 +25,12 @@ from ax.generators.torch.botorch_modular.acquisition import Acquisition
 
 #: The key of ``acquisition_options`` (Ax's ``Acquisition.options``) read here.
 MAXITER_OPTION = "acqf_maxiter"
+#: The key of ``acquisition_options`` for the number of restarts.
+RESTARTS_OPTION = "acqf_restarts"
 
 
 class CappedLbfgsAcquisition(Acquisition):
-    """``Acquisition`` whose continuous L-BFGS stops at ``options["acqf_maxiter"]``."""
+    """``Acquisition`` whose continuous L-BFGS is capped (module rule)."""
 
     def optimize(  # type: ignore[override]
         self,
@@ -40,13 +44,16 @@ class CappedLbfgsAcquisition(Acquisition):
         candidate_set: Any = None,
         sampling_strategy: Any = None,
     ) -> Any:
-        """Ax's ``optimize``, ``maxiter`` added for ``optimize_acqf`` (module rule)."""
+        """Ax's ``optimize`` with the caps added for ``optimize_acqf`` (module rule)."""
         cap = self.options.get(MAXITER_OPTION)
-        if cap is not None and candidate_set is None and sampling_strategy is None:
+        restarts = self.options.get(RESTARTS_OPTION)
+        untouched = cap is None and restarts is None
+        if not untouched and candidate_set is None and sampling_strategy is None:
             optimizer_options = _with_maxiter(
                 self._optimizer_name(search_space_digest, fixed_features),
                 optimizer_options,
                 cap,
+                restarts,
             )
         return super().optimize(
             n=n,
@@ -79,13 +86,23 @@ class CappedLbfgsAcquisition(Acquisition):
 
 
 def _with_maxiter(
-    optimizer: str, optimizer_options: dict[str, Any] | None, cap: int
+    optimizer: str,
+    optimizer_options: dict[str, Any] | None,
+    cap: int | None,
+    restarts: int | None = None,
 ) -> dict[str, Any] | None:
-    """``optimizer_options`` with ``options.maxiter`` set to ``cap`` unless given."""
+    """``optimizer_options`` with ``options.maxiter=cap`` and ``num_restarts=restarts``.
+
+    Each is set only when not None and not already given by the caller, and
+    only for ``optimize_acqf``; any other optimiser gets the options unchanged.
+    """
     if optimizer != "optimize_acqf":
         return optimizer_options
     options = dict(optimizer_options or {})
-    options["options"] = {"maxiter": cap, **(options.get("options") or {})}
+    if cap is not None:
+        options["options"] = {"maxiter": cap, **(options.get("options") or {})}
+    if restarts is not None:
+        options.setdefault("num_restarts", restarts)
     return options
 
 

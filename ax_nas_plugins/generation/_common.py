@@ -324,6 +324,7 @@ def bo_step(
     log_config: dict[str, Any] | None = None,
     metric_model_configs: dict[str, list[Any]] | None = None,
     acqf_maxiter: int | None = None,
+    acqf_restarts: int | None = None,
 ) -> GenerationNode:
     """The modular-BoTorch step that runs until the experiment ends.
 
@@ -332,7 +333,8 @@ def bo_step(
     ``metric_to_model_configs`` (a model of its own for some metrics, e.g.
     :func:`ax_nas_plugins.generation._known.model_configs`). ``acqf_maxiter``:
     cap on the acquisition's L-BFGS iterations per restart over continuous
-    spaces (:mod:`._acquisition`); None leaves Ax's ``Acquisition`` as it is.
+    spaces (:mod:`._acquisition`); ``acqf_restarts``: its number of restarts
+    there (Ax: 20). Both None leave Ax's ``Acquisition`` as it is.
     """
     from ax.adapter.registry import Generators
     from ax.generation_strategy.generation_node import GenerationStep
@@ -350,14 +352,18 @@ def bo_step(
         kwargs["transform_configs"] = {"LogCostY": log_config}
     if acqf_class is not None:
         kwargs["botorch_acqf_class"] = acqf_class
-    if acqf_maxiter is not None:
+    if acqf_maxiter is not None or acqf_restarts is not None:
         from ax_nas_plugins.generation._acquisition import (
             MAXITER_OPTION,
+            RESTARTS_OPTION,
             CappedLbfgsAcquisition,
         )
 
         kwargs["acquisition_class"] = CappedLbfgsAcquisition
-        kwargs["acquisition_options"] = {MAXITER_OPTION: acqf_maxiter}
+        options = {MAXITER_OPTION: acqf_maxiter, RESTARTS_OPTION: acqf_restarts}
+        kwargs["acquisition_options"] = {
+            k: v for k, v in options.items() if v is not None
+        }
     return GenerationStep(
         generator=Generators.BOTORCH_MODULAR,
         num_trials=-1,
