@@ -397,30 +397,30 @@ def test_acqf_maxiter_and_restarts_must_be_positive_integers_or_none(option, bad
 
 
 def test_a_callers_acquisition_maxiter_wins_over_the_cap():
-    from ax_nas_plugins.generation._acquisition import _with_maxiter
+    from ax_nas_plugins.generation._acquisition import _with_caps
 
-    assert _with_maxiter("optimize_acqf", None, 50) == {"options": {"maxiter": 50}}
+    assert _with_caps("optimize_acqf", None, 50) == {"options": {"maxiter": 50}}
     given = {"num_restarts": 4, "options": {"maxiter": 7, "batch_limit": 2}}
-    assert _with_maxiter("optimize_acqf", given, 50) == given
+    assert _with_caps("optimize_acqf", given, 50) == given
     assert given == {"num_restarts": 4, "options": {"maxiter": 7, "batch_limit": 2}}
-    assert _with_maxiter("optimize_acqf", {"options": {"batch_limit": 2}}, 50) == {
+    assert _with_caps("optimize_acqf", {"options": {"batch_limit": 2}}, 50) == {
         "options": {"maxiter": 50, "batch_limit": 2}
     }
     for other in ("optimize_acqf_mixed_alternating", "optimize_acqf_discrete"):
-        assert _with_maxiter(other, given, 50) is given
-        assert _with_maxiter(other, given, None, 10) is given
+        assert _with_caps(other, given, 50) is given
+        assert _with_caps(other, given, None, 10) is given
 
 
 def test_acqf_restarts_sets_num_restarts_unless_the_caller_did():
-    from ax_nas_plugins.generation._acquisition import _with_maxiter
+    from ax_nas_plugins.generation._acquisition import _with_caps
 
-    assert _with_maxiter("optimize_acqf", None, None, 10) == {"num_restarts": 10}
-    assert _with_maxiter("optimize_acqf", None, 50, 10) == {
+    assert _with_caps("optimize_acqf", None, None, 10) == {"num_restarts": 10}
+    assert _with_caps("optimize_acqf", None, 50, 10) == {
         "options": {"maxiter": 50},
         "num_restarts": 10,
     }
     given = {"num_restarts": 4, "raw_samples": 64}
-    assert _with_maxiter("optimize_acqf", given, None, 10) == given
+    assert _with_caps("optimize_acqf", given, None, 10) == given
     assert given == {"num_restarts": 4, "raw_samples": 64}  # not changed in place
 
 

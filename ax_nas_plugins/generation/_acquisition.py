@@ -49,7 +49,7 @@ class CappedLbfgsAcquisition(Acquisition):
         restarts = self.options.get(RESTARTS_OPTION)
         untouched = cap is None and restarts is None
         if not untouched and candidate_set is None and sampling_strategy is None:
-            optimizer_options = _with_maxiter(
+            optimizer_options = _with_caps(
                 self._optimizer_name(search_space_digest, fixed_features),
                 optimizer_options,
                 cap,
@@ -85,7 +85,7 @@ class CappedLbfgsAcquisition(Acquisition):
         )
 
 
-def _with_maxiter(
+def _with_caps(
     optimizer: str,
     optimizer_options: dict[str, Any] | None,
     cap: int | None,
