@@ -62,6 +62,8 @@ PRESETS = (
     "saasbo_additive_acq50",
     "saasbo_additive_acq100",
     "saasbo_additive_acq100_r10",
+    "saasbo_additive_acq100_r10_init8",
+    "saasbo_additive_acq100_r10_init12",
     "gp_moo_init16",
     "gp_moo_logcost",
     "gp_moo_parego",
@@ -422,6 +424,25 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "saasbo_fast",
         {"fit": "additive", "acqf_maxiter": 100, "acqf_restarts": 10},
     ),
+    # the default with fewer Sobol points at 100 inputs (the default there is 16)
+    "saasbo_additive_acq100_r10_init8": (
+        "saasbo_fast",
+        {
+            "fit": "additive",
+            "acqf_maxiter": 100,
+            "acqf_restarts": 10,
+            "num_initial_trials": 8,
+        },
+    ),
+    "saasbo_additive_acq100_r10_init12": (
+        "saasbo_fast",
+        {
+            "fit": "additive",
+            "acqf_maxiter": 100,
+            "acqf_restarts": 10,
+            "num_initial_trials": 12,
+        },
+    ),
     "gp_moo_init16": ("gp_moo", {"num_initial_trials": 16}),
     "gp_moo_logcost": ("gp_moo", {"log_objectives": "auto"}),
     "gp_moo_parego": ("gp_moo", {"acquisition": "qLogNParEGO"}),
@@ -495,7 +516,7 @@ def run_preset(
     suggestion from the seed and the step, so a resumed run makes the same
     suggestions as one that was never interrupted, except where a model fit
     starts from the previous fit (``gp_moo``'s GP hyperparameters; see
-    ``docs/generation.md``).
+    ``docs/generation_benchmarks.md``).
     """
     import torch
 

@@ -110,6 +110,31 @@ def _runnable(doc: Path) -> list[Block]:
 RUNNABLE_DOCS = [d for d in DOCS if _runnable(d)]
 
 
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def local_links(path: Path) -> list[str]:
+    """The relative targets of a Markdown file's ``[text](target)`` links."""
+    targets = LINK.findall(path.read_text(encoding="utf-8"))
+    return [t for t in targets if "://" not in t and not t.startswith("mailto:")]
+
+
+def test_local_links_name_files_that_exist(tmp_path):
+    bad = tmp_path / "bad.md"
+    bad.write_text("[a](docs/x.md) [b](https://ax.dev) [c](y.md#part)\n")
+    assert local_links(bad) == ["docs/x.md", "y.md"]
+    broken = [
+        f"{d.relative_to(REPO)} -> {t}"
+        for d in DOCS
+        for t in local_links(d)
+        if not (d.parent / t).exists()
+    ]
+    assert broken == []
+    # the plugin page links its benchmark record, the README both
+    assert "generation_benchmarks.md" in local_links(REPO / "docs" / "generation.md")
+    assert "docs/generation_benchmarks.md" in local_links(REPO / "README.md")
+
+
 def test_skipped_blocks_are_listed_with_reasons():
     skipped = [
         b for d in DOCS for b in blocks(d) if b.lang in ("python", "bash") and b.skip

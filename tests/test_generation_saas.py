@@ -111,7 +111,7 @@ def test_both_presets_are_one_factory_with_their_own_defaults():
             None if name == "saasbo" else {"acqf_maxiter": 100, "acqf_restarts": 10}
         )
     # saasbo_fast: the additive MAP fit and the acquisition's L-BFGS capped at
-    # 100 iterations and 10 restarts (docs/generation.md); saasbo: full NUTS,
+    # 100 iterations and 10 restarts (docs/generation_benchmarks.md); saasbo: full NUTS,
     # BoTorch's optimiser as is
     assert (module.DEFAULTS["saasbo_fast"]["fit"], fast.parameters["fit"].default) == (
         "additive",

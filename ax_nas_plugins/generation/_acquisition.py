@@ -14,7 +14,7 @@ Why: in a ``saasbo_fast(fit="additive")`` suggestion on the 100-input
 BraninCurrin, the acquisition's L-BFGS was most of the time, not the fit:
 with 50 points one suggestion took 105 CPU s, of which 101 in
 ``optimize_acqf`` and 3.6 in the fit; capped at 50 iterations, 16 CPU s
-(``docs/generation.md``).
+(``docs/generation_benchmarks.md``).
 """
 
 from __future__ import annotations

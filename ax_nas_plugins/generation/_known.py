@@ -24,9 +24,10 @@ optimiser relaxes a dimension of many values to a continuous one, the
 estimate is interpolated linearly from the allowed values around the point,
 so the prior mean has a gradient there (``KnownValues``).
 
-Why: measured on NAS-Bench-201 (``docs/generation.md``), the latency of a cell
-is known before training, and the GP that had to learn it from 8-40 evaluated
-cells missed the fast end of the front, where most of the hypervolume is.
+Why: measured on NAS-Bench-201 (``docs/generation_benchmarks.md``), the
+latency of a cell is known before training, and the GP that had to learn it
+from 8-40 evaluated cells missed the fast end of the front, where most of the
+hypervolume is.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Why one would: the costs a network is traded against span orders of
 magnitude (a parameter count from 10^3 to 10^6, a latency whose fastest cells
 are a few per cent of its range), and the front lives at the small end; on a
 log scale the GP and the hypervolume the acquisition maximises look at ratios.
-Measured (``docs/generation.md``): on NAS-Bench-201 cifar10 it did not raise
+Measured (``docs/generation_benchmarks.md``): on NAS-Bench-201 cifar10 it did not raise
 the hypervolume reached (6 seeds) at about the same CPU per suggestion, so the
 presets leave it off (``log_objectives=None``) unless asked.
 

@@ -7,7 +7,7 @@ fitted by maximum a posteriori with L-BFGS and averaged as a mixture), taking
 its inputs one-hot encoded by ``CategoricalOneHot`` like :class:`NasSaasGP`.
 It needs neither JAX nor NumPyro, costs seconds per fit and, measured in
 ``benchmarks/saas_fit.py``, finds the active inputs of a sparse problem with
-fewer points than a short NUTS run (see ``docs/generation.md``).
+fewer points than a short NUTS run (see ``docs/generation_benchmarks.md``).
 
 :class:`NasAdditiveMapSaasGP` (``fit="additive"``) is BoTorch's
 ``AdditiveMapSaasSingleTaskGP`` with the same one-hot inputs: one GP whose
@@ -17,7 +17,7 @@ L-BFGS run stops after :attr:`NasAdditiveMapSaasGP.fit_maxiter` (100)
 iterations instead of BoTorch's 15000: run to convergence, one fit took up to
 about 1200 iterations and three quarters of a suggestion's time, while the
 capped fit found as much of the front on the 100-input BraninCurrin at about a
-third of the cost (``docs/generation.md``).
+third of the cost (``docs/generation_benchmarks.md``).
 """
 
 from __future__ import annotations

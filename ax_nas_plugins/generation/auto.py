@@ -37,7 +37,7 @@ def choose(
        (it enumerates every cell without repeats; a model cannot save
        anything).
     3. ``known_metrics`` given: ``gp_moo`` (the preset that uses them;
-       measured on NAS-Bench-201, ``docs/generation.md``).
+       measured on NAS-Bench-201, ``docs/generation_benchmarks.md``).
     4. At least :data:`SAAS_MIN_DIMS` tunable (non-fixed) parameters and a
        budget of at most :data:`SAAS_MAX_BUDGET` (or unknown): ``saasbo_fast``
        (the SAAS prior finds the few parameters that matter; its MAP fit

@@ -49,14 +49,14 @@ def gp_moo(
     positive (a latency, a parameter count) is then modelled as
     ``log(value)`` (:mod:`ax_nas_plugins.generation._log_costs`). Off by
     default: on NAS-Bench-201 cifar10 it did not raise the hypervolume reached
-    over 6 seeds (``docs/generation.md``).
+    over 6 seeds (``docs/generation_benchmarks.md``).
 
     Metrics known before training (a parameter count computed from the
     widths, a latency measured on the untrained network) can be handed to the
     model (``known_metrics={"latency": "my_pkg.costs:latency"}``): that
     metric's GP then has the estimate as its prior mean and models only its
     error (:mod:`ax_nas_plugins.generation._known`). Measured on NAS-Bench-201
-    (``docs/generation.md``), knowing the latency raised the hypervolume
+    (``docs/generation_benchmarks.md``), knowing the latency raised the hypervolume
     reached after 40 evaluations on all three data sets.
 
     Example::

@@ -23,7 +23,7 @@ many iterations on continuous spaces, and ``acqf_restarts`` sets how many
 restarts there are (:mod:`._acquisition`; discrete and mixed spaces are left
 as Ax sets them): with the additive fit at 100 inputs that optimisation, not
 the fit, was most of a suggestion's time (measured at 35 and 50 points,
-``docs/generation.md``).
+``docs/generation_benchmarks.md``).
 
 ``saasbo`` defaults to NUTS at BoTorch's settings (512 / 256 / 16, depth 6)
 and BoTorch's acquisition optimiser as is. ``saasbo_fast`` defaults to the
@@ -33,7 +33,7 @@ front than the MAP ensemble (``fit="map"``, its default before) after 30 and
 50 evaluations at about the same cost per suggestion, and was level with it
 at 30 inputs and on NAS-Bench-201; 10 restarts instead of Ax's 20 found as
 much at about 40% less CPU per suggestion (measured in
-``docs/generation.md``). With ``fit="nuts"`` it runs a short NUTS (128 / 64 /
+``docs/generation_benchmarks.md``). With ``fit="nuts"`` it runs a short NUTS (128 / 64 /
 8, depth 5, warm starts). NUTS options given with another fit are refused.
 Both names are entry points and the names stored strategies carry; a stored
 strategy keeps the model and options it was stored with.
