@@ -130,9 +130,11 @@ def test_local_links_name_files_that_exist(tmp_path):
         if not (d.parent / t).exists()
     ]
     assert broken == []
-    # the plugin page links its benchmark record, the README both
-    assert "generation_benchmarks.md" in local_links(REPO / "docs" / "generation.md")
-    assert "docs/generation_benchmarks.md" in local_links(REPO / "README.md")
+    # each plugin page links its benchmark record, and the README both
+    for page in ("generation", "early_stopping"):
+        record = f"{page}_benchmarks.md"
+        assert record in local_links(REPO / "docs" / f"{page}.md")
+        assert f"docs/{record}" in local_links(REPO / "README.md")
 
 
 def test_skipped_blocks_are_listed_with_reasons():
