@@ -64,6 +64,7 @@ PRESETS = (
     "saasbo_additive_acq100_r10",
     "saasbo_additive_acq100_r10_init8",
     "saasbo_additive_acq100_r10_init12",
+    "saasbo_additive_acq100_r10_init20",
     "gp_moo_init16",
     "gp_moo_logcost",
     "gp_moo_parego",
@@ -399,6 +400,12 @@ def _ax_problem(
 
 #: Ax's acquisition optimiser as is (the SAAS presets' ``acqf_*`` options off).
 _UNCAPPED: dict[str, Any] = {"acqf_maxiter": None, "acqf_restarts": None}
+#: ``saasbo_fast``'s options since the twenty-seventh stop (variant ``..._r10``).
+_DEFAULT_R10: dict[str, Any] = {
+    "fit": "additive",
+    "acqf_maxiter": 100,
+    "acqf_restarts": 10,
+}
 #: Benchmark method -> (preset, options): variants of a preset under their own name.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "gp_moo_onehot": ("gp_moo", {"categorical_encoding": "onehot"}),
@@ -420,28 +427,19 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "saasbo_fast",
         {"fit": "additive", **_UNCAPPED, "acqf_maxiter": 100},
     ),
-    "saasbo_additive_acq100_r10": (
-        "saasbo_fast",
-        {"fit": "additive", "acqf_maxiter": 100, "acqf_restarts": 10},
-    ),
-    # the default with fewer Sobol points at 100 inputs (the default there is 16)
+    "saasbo_additive_acq100_r10": ("saasbo_fast", dict(_DEFAULT_R10)),
+    # the default with fewer or more Sobol points at 100 inputs (16 by default)
     "saasbo_additive_acq100_r10_init8": (
         "saasbo_fast",
-        {
-            "fit": "additive",
-            "acqf_maxiter": 100,
-            "acqf_restarts": 10,
-            "num_initial_trials": 8,
-        },
+        {**_DEFAULT_R10, "num_initial_trials": 8},
     ),
     "saasbo_additive_acq100_r10_init12": (
         "saasbo_fast",
-        {
-            "fit": "additive",
-            "acqf_maxiter": 100,
-            "acqf_restarts": 10,
-            "num_initial_trials": 12,
-        },
+        {**_DEFAULT_R10, "num_initial_trials": 12},
+    ),
+    "saasbo_additive_acq100_r10_init20": (
+        "saasbo_fast",
+        {**_DEFAULT_R10, "num_initial_trials": 20},
     ),
     "gp_moo_init16": ("gp_moo", {"num_initial_trials": 16}),
     "gp_moo_logcost": ("gp_moo", {"log_objectives": "auto"}),

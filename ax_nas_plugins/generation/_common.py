@@ -56,7 +56,8 @@ DEFAULT_INITIAL_TRIALS = 8
 #: (at least :data:`DEFAULT_INITIAL_TRIALS`). On BraninCurrin in 100 inputs
 #: (2 active, 5 seeds) 8 Sobol points left the MAP-SAAS fit stuck until ~20
 #: evaluations on 4 of 5 seeds; 16 did better on the mean and the worst seed,
-#: while 30 inputs did worse with 16 than with 8 (docs/generation_benchmarks.md).
+#: while 30 inputs did worse with 16 than with 8. With the additive fit 16 was
+#: ahead of 8, 12 and 20 at 100 inputs (4 seeds; docs/generation_benchmarks.md).
 SAAS_PARAMETERS_PER_INITIAL_TRIAL = 6
 
 
