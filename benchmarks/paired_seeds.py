@@ -10,7 +10,10 @@ differences over sqrt(n), ddof=1), and on how many seeds the target is higher.
 A method is named ``LOG[,LOG...]:METHOD``: rows of that method in the given
 ``nas_bench_201.py`` logs (JSON lines), pooled, so that seeds run into
 different files count together. When a seed has several rows, the one with the
-largest budget wins (the last one among equals), as in ``--summarise``.
+largest budget wins (the last one among equals), as in ``--summarise``. A
+log with several problems (``nas_bench_201.jsonl``) needs ``--problem``
+(``nb201/cifar10``, ``branincurrin``, ...); the target and every reference
+must be of one problem.
 
 Example (the numbers of ``docs/generation_benchmarks.md``)::
 
@@ -28,8 +31,14 @@ import argparse
 import json
 import math
 import statistics
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the sibling script, also when imported
+    sys.path.insert(0, str(HERE))
+import nas_bench_201 as nb  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -68,9 +77,16 @@ def parse_spec(spec: str) -> tuple[list[Path], str]:
     return paths, method
 
 
-def hv_by_seed(logs: list[Path], method: str) -> dict[int, dict[str, float]]:
-    """Seed -> HV curve (evaluations as strings -> HV fraction) of ``method``'s rows."""
-    best: dict[int, dict] = {}
+def runs(logs: list[Path], method: str, problem: str | None = None) -> list[dict]:
+    """``method``'s rows in ``logs``, one per seed, all of one problem.
+
+    One run per seed as ``nas_bench_201.py --summarise`` counts them
+    (:func:`nas_bench_201._one_run_per_seed`: the largest budget wins, the
+    later line among equals). A log can hold several problems
+    (``nas_bench_201.jsonl`` has the three NAS-Bench-201 data sets), so rows of
+    more than one problem are refused unless ``problem`` picks one.
+    """
+    rows = []
     for log in logs:
         for n, line in enumerate(log.read_text().splitlines(), 1):
             if not line.strip():
@@ -79,19 +95,36 @@ def hv_by_seed(logs: list[Path], method: str) -> dict[int, dict[str, float]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise SystemExit(f"{log}:{n}: not a JSON line ({exc})") from exc
-            if row.get("method") != method:
-                continue
-            seed = row["seed"]
-            if seed not in best or row["budget"] >= best[seed]["budget"]:
-                best[seed] = row
-    if not best:
-        raise SystemExit(f"no rows of method {method!r} in {', '.join(map(str, logs))}")
-    curves = {}
-    for seed, row in best.items():
+            if row.get("method") == method and problem in (None, row.get("problem")):
+                rows.append(row)
+    where = f"in {', '.join(map(str, logs))}"
+    if not rows:
+        of = f" of problem {problem!r}" if problem else ""
+        raise SystemExit(f"no rows of method {method!r}{of} {where}")
+    problems = sorted({str(r.get("problem")) for r in rows})
+    if len(problems) > 1:
+        raise SystemExit(
+            f"rows of method {method!r} {where} are of several problems "
+            f"({', '.join(problems)}); pick one with --problem"
+        )
+    return nb._one_run_per_seed(rows)
+
+
+def curves(rows: list[dict]) -> dict[int, dict[str, float]]:
+    """Seed -> HV curve (evaluations as strings -> HV fraction) of one run per seed."""
+    out = {}
+    for row in rows:
         curve = dict(row.get("hv_curve") or {})
         curve.setdefault(str(row["budget"]), row["hv_fraction"])
-        curves[seed] = curve
-    return curves
+        out[row["seed"]] = curve
+    return out
+
+
+def hv_by_seed(
+    logs: list[Path], method: str, problem: str | None = None
+) -> dict[int, dict[str, float]]:
+    """Seed -> HV curve of ``method``'s runs in ``logs`` (see :func:`runs`)."""
+    return curves(runs(logs, method, problem))
 
 
 def compare(
@@ -147,13 +180,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--against", required=True, nargs="+", help="LOG[,LOG...]:METHOD")
     ap.add_argument("--at", type=int, nargs="+", required=True, help="evaluations")
     ap.add_argument("--out", type=Path, default=None, help="also write the table here")
+    ap.add_argument(
+        "--problem",
+        default=None,
+        help="only rows of this problem (e.g. nb201/cifar100); needed when a log "
+        "holds several",
+    )
     args = ap.parse_args(argv)
     logs, name = parse_spec(args.target)
-    target = hv_by_seed(logs, name)
+    target_runs = runs(logs, name, args.problem)
+    problem = target_runs[0].get("problem")
+    target = curves(target_runs)
     comparisons = []
     for spec in args.against:
         ref_logs, ref_name = parse_spec(spec)
-        reference = hv_by_seed(ref_logs, ref_name)
+        ref_runs = runs(ref_logs, ref_name, args.problem)
+        ref_problem = ref_runs[0].get("problem")
+        if ref_problem != problem:
+            raise SystemExit(
+                f"{spec!r} is of problem {ref_problem!r}, the target of {problem!r}; "
+                "pick one with --problem"
+            )
+        reference = curves(ref_runs)
         for at in args.at:
             c = compare(target, reference, ref_name, at)
             if c is None:

@@ -3,7 +3,8 @@
 Logs written here by hand (the format `nas_bench_201.py` appends), so every
 number of the table is known: the paired differences, their standard error,
 the count of seeds where the target is higher, pooling of several logs, the
-largest budget winning, and the errors for a bad spec or an unknown method.
+largest budget winning, one problem at a time, and the errors for a bad spec,
+an unknown method or a mix of problems.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ def ps():
     yield from benchmark_module("paired_seeds")
 
 
-def _row(method: str, seed: int, budget: int, curve: dict[int, float]) -> str:
+def _row(
+    method: str,
+    seed: int,
+    budget: int,
+    curve: dict[int, float],
+    problem: str = "branincurrin",
+) -> str:
     return json.dumps(
         {
-            "problem": "branincurrin",
+            "problem": problem,
             "method": method,
             "seed": seed,
             "budget": budget,
@@ -132,3 +139,36 @@ def test_bad_specs_and_logs_are_named(ps, tmp_path, spec, message):
         SystemExit, match=message.replace("[", r"\[").replace("]", r"\]")
     ):
         ps.main(["--target", spec, "--against", f"{log}:new", "--at", "30"])
+
+
+def test_a_log_of_several_problems_needs_problem_and_never_mixes_them(ps, tmp_path):
+    # nas_bench_201.jsonl holds the three data sets: seed 0 of cifar10 must not
+    # be paired with (or replaced by) seed 0 of cifar100
+    log = _log(
+        tmp_path / "nb.jsonl",
+        _row("new", 0, 40, {40: 0.9}, "nb201/cifar10"),
+        _row("new", 0, 40, {40: 0.5}, "nb201/cifar100"),
+        _row("old", 0, 40, {40: 0.8}, "nb201/cifar10"),
+        _row("old", 0, 40, {40: 0.7}, "nb201/cifar100"),
+    )
+    argv = ["--target", f"{log}:new", "--against", f"{log}:old", "--at", "40"]
+    with pytest.raises(SystemExit, match=r"several problems .*pick one with --problem"):
+        ps.main(argv)
+    for problem, diff in (("nb201/cifar10", 0.1), ("nb201/cifar100", -0.2)):
+        c = ps.compare(
+            ps.hv_by_seed([log], "new", problem),
+            ps.hv_by_seed([log], "old", problem),
+            "old",
+            40,
+        )
+        assert c.diffs == pytest.approx([diff])
+        assert ps.main([*argv, "--problem", problem]) == 0
+    with pytest.raises(SystemExit, match="no rows of method 'new' of problem 'x'"):
+        ps.main([*argv, "--problem", "x"])
+
+
+def test_target_and_reference_of_different_problems_are_refused(ps, tmp_path):
+    t = _log(tmp_path / "t.jsonl", _row("new", 0, 40, {40: 0.9}, "nb201/cifar10"))
+    r = _log(tmp_path / "r.jsonl", _row("old", 0, 40, {40: 0.8}, "nb201/imagenet"))
+    with pytest.raises(SystemExit, match="of problem 'nb201/imagenet', the target"):
+        ps.main(["--target", f"{t}:new", "--against", f"{r}:old", "--at", "40"])
