@@ -892,13 +892,15 @@ def summarise(
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     Console().print(table)
+    # the load seen in the shared-machine runs; a caller's sentence says its own
+    earlier = "; 4 to 20 during earlier runs" if conditions == SHARED else ""
     header = (
         f"# Benchmark results: {log.stem}\n\n"
         "Machine: 2 CPU cores, 24 GiB RAM, no GPU "
         f"({platform.processor() or 'x86_64'}, "
         f"Python {platform.python_version()}); {conditions} (load average "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} over 1/5/15 min when "
-        "this file was written; 4 to 20 during earlier runs), so wall seconds "
+        f"this file was written{earlier}), so wall seconds "
         "are pessimistic and noisy. Torch threads: 1. Runs are single-process; "
         "sd is over seeds (population form, ddof=0).\n\n"
         "HV fraction: hypervolume of the true (seed-mean) values of the evaluated "
