@@ -820,7 +820,8 @@ def _one_run_per_seed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 #: What else ran while the benchmarks did, unless ``--conditions`` says otherwise.
 SHARED = (
     "the machine was shared: other jobs (a Kubernetes compile, other engineers' "
-    "benchmarks and tests) ran on the 2 cores while these runs did"
+    "benchmarks and tests) ran on the 2 cores while these runs did, at load "
+    "averages of 4 to 20"
 )
 
 
@@ -892,15 +893,13 @@ def summarise(
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     Console().print(table)
-    # the load seen in the shared-machine runs; a caller's sentence says its own
-    earlier = "; 4 to 20 during earlier runs" if conditions == SHARED else ""
     header = (
         f"# Benchmark results: {log.stem}\n\n"
         "Machine: 2 CPU cores, 24 GiB RAM, no GPU "
         f"({platform.processor() or 'x86_64'}, "
         f"Python {platform.python_version()}); {conditions} (load average "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} over 1/5/15 min when "
-        f"this file was written{earlier}), so wall seconds "
+        "this file was written), so wall seconds "
         "are pessimistic and noisy. Torch threads: 1. Runs are single-process; "
         "sd is over seeds (population form, ddof=0).\n\n"
         "HV fraction: hypervolume of the true (seed-mean) values of the evaluated "
