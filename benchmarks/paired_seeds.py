@@ -77,6 +77,19 @@ def parse_spec(spec: str) -> tuple[list[Path], str]:
     return paths, method
 
 
+def problem_of(row: dict) -> str:
+    """The problem a row was run on, with its input count when the log gives one.
+
+    BraninCurrin rows are all ``"branincurrin"``; only ``dims`` (30, 100) tells
+    the two embeddings apart, and they must not be paired. BraninCurrin rows
+    written before ``dims`` was recorded are all of the 30-input default
+    (``branincurrin_30d.jsonl`` and part of ``branincurrin_30d_v2.jsonl``).
+    """
+    dims = row.get("dims", 30 if row.get("problem") == "branincurrin" else None)
+    name = str(row.get("problem"))
+    return f"{name} ({dims} inputs)" if dims is not None else name
+
+
 def runs(logs: list[Path], method: str, problem: str | None = None) -> list[dict]:
     """``method``'s rows in ``logs``, one per seed, all of one problem.
 
@@ -101,11 +114,12 @@ def runs(logs: list[Path], method: str, problem: str | None = None) -> list[dict
     if not rows:
         of = f" of problem {problem!r}" if problem else ""
         raise SystemExit(f"no rows of method {method!r}{of} {where}")
-    problems = sorted({str(r.get("problem")) for r in rows})
+    problems = sorted({problem_of(r) for r in rows})
     if len(problems) > 1:
         raise SystemExit(
             f"rows of method {method!r} {where} are of several problems "
-            f"({', '.join(problems)}); pick one with --problem"
+            f"({', '.join(problems)}); pick one with --problem, and keep logs of "
+            "different input counts apart"
         )
     return nb._one_run_per_seed(rows)
 
@@ -189,13 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logs, name = parse_spec(args.target)
     target_runs = runs(logs, name, args.problem)
-    problem = target_runs[0].get("problem")
+    problem = problem_of(target_runs[0])
     target = curves(target_runs)
     comparisons = []
     for spec in args.against:
         ref_logs, ref_name = parse_spec(spec)
         ref_runs = runs(ref_logs, ref_name, args.problem)
-        ref_problem = ref_runs[0].get("problem")
+        ref_problem = problem_of(ref_runs[0])
         if ref_problem != problem:
             raise SystemExit(
                 f"{spec!r} is of problem {ref_problem!r}, the target of {problem!r}; "

@@ -28,9 +28,11 @@ def _row(
     budget: int,
     curve: dict[int, float],
     problem: str = "branincurrin",
+    **extra: object,
 ) -> str:
     return json.dumps(
         {
+            **extra,
             "problem": problem,
             "method": method,
             "seed": seed,
@@ -172,3 +174,28 @@ def test_target_and_reference_of_different_problems_are_refused(ps, tmp_path):
     r = _log(tmp_path / "r.jsonl", _row("old", 0, 40, {40: 0.8}, "nb201/imagenet"))
     with pytest.raises(SystemExit, match="of problem 'nb201/imagenet', the target"):
         ps.main(["--target", f"{t}:new", "--against", f"{r}:old", "--at", "40"])
+
+
+def test_branincurrin_of_different_input_counts_is_never_paired(ps, tmp_path):
+    # rows of 30 and 100 inputs are all "branincurrin"; only dims tells them apart
+    t30 = _log(tmp_path / "t30.jsonl", _row("new", 0, 50, {50: 0.9}, dims=30))
+    r100 = _log(tmp_path / "r100.jsonl", _row("old", 0, 50, {50: 0.5}, dims=100))
+    with pytest.raises(SystemExit, match=r"'branincurrin \(100 inputs\)', the target"):
+        ps.main(["--target", f"{t30}:new", "--against", f"{r100}:old", "--at", "50"])
+    both = _log(
+        tmp_path / "both.jsonl",
+        _row("new", 0, 50, {50: 0.9}, dims=30),
+        _row("new", 1, 50, {50: 0.8}, dims=100),
+    )
+    with pytest.raises(SystemExit, match=r"several problems .*different input counts"):
+        ps.runs([both], "new")
+    r30 = _log(tmp_path / "r30.jsonl", _row("old", 0, 50, {50: 0.5}, dims=30))
+    assert (
+        ps.main(["--target", f"{t30}:new", "--against", f"{r30}:old", "--at", "50"])
+        == 0
+    )
+    # rows from before dims was recorded are the 30-input default and pool with 30
+    old = _log(tmp_path / "old.jsonl", _row("old", 1, 50, {50: 0.4}))
+    assert sorted(ps.hv_by_seed([r30, old], "old")) == [0, 1]
+    with pytest.raises(SystemExit, match="several problems"):
+        ps.runs([r100, old], "old")
